@@ -1,0 +1,102 @@
+"""Leaderboards as a page, JSON and (for mentors) CSV; mentors set public or private."""
+from __future__ import annotations
+
+import csv
+import io
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..auth import mentor_required, viewer_is_mentor
+from ..extensions import db
+from ..leaderboard import RULES, Entry, is_public, standings
+from ..models import Cohort, CohortMember, Puzzle, Setting
+from ..timeutil import iso
+
+bp = Blueprint("leaderboard", __name__)
+PAGE_SIZE = 100
+
+
+def _scope() -> tuple[Puzzle | None, Cohort | None]:
+    """Read ?puzzle=SLUG&cohort=SLUG and check this viewer may see that board."""
+    puzzle = cohort = None
+    if slug := request.args.get("puzzle"):
+        puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
+        if puzzle is None or (not puzzle.is_released() and not viewer_is_mentor()):
+            abort(404, "No such puzzle.")
+    if slug := request.args.get("cohort"):
+        cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
+        if cohort is None:
+            abort(404, "No such cohort.")
+        if cohort.leaderboard_private and not viewer_is_mentor():
+            member = current_user.is_authenticated and db.session.scalar(
+                sa.select(CohortMember.id).where(CohortMember.cohort_id == cohort.id,
+                                                 CohortMember.user_id == current_user.id))
+            if not member:
+                abort(403 if current_user.is_authenticated else 401,
+                      "This cohort's leaderboard is visible to its members and mentors only.")
+    if not is_public() and not current_user.is_authenticated:
+        abort(401, "The leaderboard is private: log in to see it.")
+    return puzzle, cohort
+
+
+def _entries() -> tuple[Puzzle | None, Cohort | None, list[Entry]]:
+    puzzle, cohort = _scope()
+    return puzzle, cohort, standings(puzzle.id if puzzle else None, cohort.id if cohort else None)
+
+
+@bp.get("/leaderboard")
+def show():
+    puzzle, cohort, entries = _entries()
+    page = max(1, request.args.get("page", 1, type=int))
+    start = (page - 1) * PAGE_SIZE
+    mine = None
+    if current_user.is_authenticated:
+        mine = next((e for e in entries if e.user_id == current_user.id), None)
+    puzzles = db.session.scalars(sa.select(Puzzle).order_by(Puzzle.number)).all()
+    return render_template(
+        "leaderboard.html", puzzle=puzzle, cohort=cohort, entries=entries[start:start + PAGE_SIZE],
+        total=len(entries), page=page, pages=max(1, -(-len(entries) // PAGE_SIZE)), mine=mine,
+        rules=RULES, public=is_public(), mentor=viewer_is_mentor(),
+        puzzles=[p for p in puzzles if p.is_released() or viewer_is_mentor()],
+    )
+
+
+@bp.get("/leaderboard.json")
+def as_json():
+    puzzle, cohort, entries = _entries()
+    return jsonify({
+        "scope": {"puzzle": puzzle.slug if puzzle else None, "cohort": cohort.slug if cohort else None},
+        "rules": RULES,
+        "entries": [{"rank": e.rank, "display_name": e.display_name, "points": e.points,
+                     "solved": e.solved, "answered": e.answered, "reached_at": iso(e.reached_at)}
+                    for e in entries],
+    })
+
+
+@bp.get("/leaderboard.csv")
+@mentor_required
+def as_csv():
+    puzzle, cohort, entries = _entries()
+    from ..models import User
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_([e.user_id for e in entries])))}
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["rank", "username", "display_name", "email", "points", "solved", "answered", "reached_at"])
+    for e in entries:
+        u = users[e.user_id]
+        writer.writerow([e.rank, u.username, e.display_name, u.email, e.points, e.solved, e.answered, iso(e.reached_at)])
+    name = f"leaderboard-{puzzle.slug if puzzle else 'season'}{'-' + cohort.slug if cohort else ''}.csv"
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/leaderboard/visibility")
+@mentor_required
+def set_visibility():
+    public = request.form.get("public") == "1"
+    Setting.put("leaderboard_public", public)
+    db.session.commit()
+    flash(f"The leaderboard is now {'public' if public else 'private (logged-in users only)'}.", "success")
+    return redirect(url_for("leaderboard.show"), 303)

@@ -1,0 +1,74 @@
+"""Scholar pages: the puzzle list, a puzzle, submitting an answer, job progress."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..auth import viewer_is_mentor
+from ..extensions import db
+from ..models import Job, Puzzle
+from ..puzzle_page import figure_views, question_views
+from ..submissions import submit
+
+bp = Blueprint("puzzles", __name__)
+
+
+def _visible_puzzle(slug: str) -> Puzzle:
+    """The puzzle if this viewer may see it: released, or any state for mentors."""
+    puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
+    if puzzle is None or (not puzzle.is_released() and not viewer_is_mentor()):
+        abort(404, "No such puzzle (or it is not released yet).")
+    return puzzle
+
+
+@bp.get("/")
+def index():
+    puzzles = db.session.scalars(sa.select(Puzzle).order_by(Puzzle.number.desc())).all()
+    return render_template("index.html", puzzles=puzzles, mentor=viewer_is_mentor())
+
+
+def _render(puzzle: Puzzle, errors: dict[str, str] | None = None, form: dict | None = None, status: int = 200):
+    mentor = viewer_is_mentor()
+    revealed = puzzle.is_revealed()
+    user = current_user if current_user.is_authenticated else None
+    return render_template(
+        "puzzle.html", puzzle=puzzle, state=puzzle.state(), revealed=revealed, mentor=mentor,
+        figures=figure_views(puzzle), questions=question_views(puzzle, user, revealed),
+        errors=errors or {}, form=form or {},
+    ), status
+
+
+@bp.get("/puzzles/<slug>")
+def show(slug: str):
+    return _render(_visible_puzzle(slug))
+
+
+@bp.post("/puzzles/<slug>/questions/<key>")
+@login_required
+def answer(slug: str, key: str):
+    puzzle = _visible_puzzle(slug)
+    outcome = submit(current_user, puzzle, key, request.form.to_dict())
+    if outcome.status in (201, 202):
+        flash(outcome.message, "success" if outcome.status == 201 else "info")
+        return redirect(url_for("puzzles.show", slug=slug, _anchor=f"q-{key}"), 303)
+    if outcome.submission is not None and outcome.submission.question_id is None:
+        abort(outcome.status, outcome.message)  # no such question on the page to show it by
+    resp, status = _render(puzzle, {key: outcome.message}, {key: request.form.to_dict()}, outcome.status)
+    headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else {}
+    return resp, status, headers
+
+
+@bp.get("/puzzles/<slug>/progress.json")
+def progress(slug: str):
+    """Job progress for figures not computed yet (polled by the page); no statistics here."""
+    puzzle = _visible_puzzle(slug)
+    out = []
+    for view in figure_views(puzzle):
+        job = view.job
+        out.append({
+            "figure": view.key, "ready": view.figure is not None,
+            "job": None if job is None else {"id": job.id, "status": job.status, "progress": job.progress,
+                                             "stage": job.stage, "error": job.error},
+        })
+    return jsonify({"figures": out})

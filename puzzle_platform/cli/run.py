@@ -1,0 +1,41 @@
+"""`manage.py run`: the embedded default in one command.
+
+Migrates the database, syncs the puzzle folders, makes sure an admin exists, starts a local
+worker process (unless --no-worker) and serves the site. Production uses gunicorn and
+`manage.py worker` instead (see the README).
+"""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-setup", is_flag=True, help="Skip migrate + puzzle sync + admin check.")
+@click.option("--no-worker", is_flag=True, help="Do not start the local worker process.")
+@click.option("--debug", is_flag=True, help="Flask debug mode with the reloader.")
+@with_appcontext
+def run(host: str, port: int, no_setup: bool, no_worker: bool, debug: bool) -> None:
+    """Serve the platform (embedded default: SQLite + a local worker, no external server)."""
+    ctx = click.get_current_context()
+    if not no_setup:
+        upgrade()
+        from .puzzles import sync
+        from .users import ensure_admin
+        ctx.invoke(sync)
+        ctx.invoke(ensure_admin)
+    app = current_app._get_current_object()
+    worker_proc = None
+    if not no_worker:
+        from ..jobs.local import start_local_worker
+        worker_proc = start_local_worker(app)
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
+    try:
+        app.run(host=host, port=port, debug=debug, use_reloader=debug, threaded=True)
+    finally:
+        if worker_proc is not None:
+            worker_proc.terminate()

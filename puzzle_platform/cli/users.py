@@ -1,0 +1,74 @@
+"""`manage.py users create|token|ensure-admin`."""
+from __future__ import annotations
+
+import secrets
+
+import click
+import sqlalchemy as sa
+from flask.cli import with_appcontext
+
+from ..extensions import db
+from ..forms import MIN_PASSWORD
+from ..models import ApiToken, User
+from ..models.user import ROLES
+
+
+@click.group()
+def users() -> None:
+    """Manage users and API tokens."""
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="scholar", show_default=True)
+@click.option("--display-name", default=None, help="Shown on leaderboards (default: the username).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help=f"At least {MIN_PASSWORD} characters (prompted when omitted).")
+@with_appcontext
+def create(username: str, email: str, role: str, display_name: str | None, password: str) -> None:
+    """Create a user with a role (scholar, mentor or admin)."""
+    if len(password) < MIN_PASSWORD:
+        _fail(f"password must have at least {MIN_PASSWORD} characters")
+    clash = db.session.scalar(sa.select(User).where(
+        sa.or_(sa.func.lower(User.username) == username.lower(), User.email == email.lower())))
+    if clash is not None:
+        _fail(f"a user with username {username!r} or email {email!r} already exists")
+    user = User(username=username, email=email.lower(), role=role, display_name=display_name or username)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"created {role} {username}")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
+@with_appcontext
+def token(username: str, name: str) -> None:
+    """Print a new API token for USERNAME (shown once; only its hash is stored)."""
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        _fail(f"no user {username!r}")
+    _, plain = ApiToken.issue(user, name)
+    db.session.commit()
+    click.echo(plain)
+
+
+@users.command("ensure-admin")
+@with_appcontext
+def ensure_admin() -> None:
+    """Create an 'admin' account if no admin exists; print its one-time password once."""
+    if db.session.scalar(sa.select(User).where(User.role == "admin").limit(1)) is not None:
+        click.echo("an admin exists already")
+        return
+    password = secrets.token_urlsafe(12)
+    user = User(username="admin", email="admin@localhost", role="admin", display_name="Admin")
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"created admin account: username 'admin', password '{password}' (shown once; change it)")

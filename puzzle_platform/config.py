@@ -1,0 +1,84 @@
+"""Configuration from the environment, with an embedded default that needs no setup.
+
+Every variable is listed in the README's configuration table; keep the two in step.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A configuration that cannot work (raised at start-up, never at request time)."""
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance: Path, production: bool) -> str:
+    """Use SECRET_KEY; in the embedded default generate one once and keep it under instance/.
+
+    Keeping it on disk means sessions survive a restart; production must set it explicitly
+    so that several web processes on several boxes agree.
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY must be set when PUZZLES_PRODUCTION=1")
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _waits(raw: str) -> tuple[int, ...]:
+    try:
+        waits = tuple(int(x) for x in raw.split(",") if x.strip())
+    except ValueError as exc:
+        raise ConfigError(f"WRONG_ANSWER_WAITS must be comma-separated seconds, got {raw!r}") from exc
+    if not waits or any(w < 0 for w in waits):
+        raise ConfigError(f"WRONG_ANSWER_WAITS must be non-negative seconds, got {raw!r}")
+    return waits
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the Flask config dict; `overrides` (tests) win over the environment."""
+    overrides = overrides or {}
+    env = {**os.environ, **{k: str(v) for k, v in overrides.items() if isinstance(v, str)}}
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    production = _truthy(env.get("PUZZLES_PRODUCTION"))
+    broker_dir = instance / "broker"
+    cfg: dict = {
+        "PUZZLES_PRODUCTION": production,
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance / 'puzzles.sqlite3'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PUZZLES_DIR": env.get("PUZZLES_DIR") or str(REPO_ROOT / "puzzles"),
+        "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or "filesystem://",
+        "CELERY_BROKER_DIR": env.get("CELERY_BROKER_DIR") or str(broker_dir),
+        "WRONG_ANSWER_WAITS": _waits(env.get("WRONG_ANSWER_WAITS", "60,300,600")),
+        "JOB_STALE_SECONDS": int(env.get("JOB_STALE_SECONDS", "120")),
+        "JOB_MAX_ATTEMPTS": int(env.get("JOB_MAX_ATTEMPTS", "3")),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "SITE_NAME": env.get("SITE_NAME", "Mech Interp Puzzles"),
+    }
+    if production and cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Allowed, but say so: several gunicorn workers on SQLite serialise every write.
+        cfg["PRODUCTION_SQLITE_WARNING"] = True
+    cfg.update({k: v for k, v in overrides.items()})
+    if "SECRET_KEY" not in cfg:
+        cfg["SECRET_KEY"] = _secret_key(instance, production)
+    return cfg

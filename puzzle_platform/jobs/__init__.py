@@ -1,0 +1,1 @@
+"""Worker jobs: the Job table is the source of truth; Celery only delivers them."""

@@ -1,0 +1,35 @@
+"""Computed ground truth. Versioned: a new computation adds a row, never overwrites one."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+
+class Artifact(db.Model):
+    __tablename__ = "artifacts"
+    __table_args__ = (
+        sa.UniqueConstraint("puzzle_id", "figure_key", "version"),
+        # Running the same computation twice is harmless: the content key is the guard.
+        sa.UniqueConstraint("puzzle_id", "figure_key", "content_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    puzzle_id: Mapped[int] = mapped_column(sa.ForeignKey("puzzles.id"), index=True)
+    figure_key: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[int]
+    content_key: Mapped[str] = mapped_column(sa.String(64))
+    statistics: Mapped[dict] = mapped_column(sa.JSON)
+    figure: Mapped[dict | None] = mapped_column(sa.JSON)
+    provenance: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    model: Mapped[str] = mapped_column(sa.String(200), default="")
+    revision: Mapped[str] = mapped_column(sa.String(80), default="")
+    weights: Mapped[str] = mapped_column(sa.String(32), default="")
+    seed: Mapped[int | None]
+    code_version: Mapped[str] = mapped_column(sa.String(64), default="")
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id"))

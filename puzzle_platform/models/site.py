@@ -1,0 +1,27 @@
+"""Site-wide settings a mentor changes at run time (e.g. leaderboard privacy)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+
+class Setting(db.Model):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[dict | list | str | int | float | bool | None] = mapped_column(sa.JSON)
+
+    @classmethod
+    def get(cls, key: str, default=None):
+        row = db.session.get(cls, key)
+        return default if row is None else row.value
+
+    @classmethod
+    def put(cls, key: str, value) -> None:
+        row = db.session.get(cls, key)
+        if row is None:
+            db.session.add(cls(key=key, value=value))
+        else:
+            row.value = value

@@ -1,0 +1,89 @@
+"""The typed log of every attempt, the best score per question, and the regrade log."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+from .puzzle import Question
+from .user import User
+
+STATUSES = ("pending", "graded", "rejected", "rate_limited")
+
+
+class Submission(db.Model):
+    """One attempt, whatever happened to it. Never deleted."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('pending','graded','rejected','rate_limited')", name="status"
+        ),
+        sa.Index("ix_submissions_user_question", "user_id", "question_id"),
+        sa.Index("ix_submissions_question_status", "question_id", "status"),
+        # Counted attempts are numbered 1, 2, ... per (user, question); the unique constraint
+        # is the last guard against two concurrent requests both taking the last attempt.
+        sa.UniqueConstraint("user_id", "question_id", "attempt_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # Null when the attempt named a question that does not exist (kept in the log anyway).
+    question_id: Mapped[int | None] = mapped_column(sa.ForeignKey("questions.id"))
+    puzzle_id: Mapped[int | None] = mapped_column(sa.ForeignKey("puzzles.id"), index=True)
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    attempt_no: Mapped[int | None]
+    score: Mapped[float | None]
+    points: Mapped[float | None]
+    correct: Mapped[bool | None]
+    feedback: Mapped[str] = mapped_column(sa.Text, default="")
+    artifact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("artifacts.id"))
+    source: Mapped[str] = mapped_column(sa.String(16), default="web")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    question: Mapped[Question | None] = relationship()
+
+
+class Score(db.Model):
+    """Best points per (user, question) and when they were first reached.
+
+    Derived from Submission, maintained at grading time so the leaderboard reads one row per
+    answered question instead of scanning the whole log; the unique constraint stops races
+    from double-counting.
+    """
+
+    __tablename__ = "scores"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "question_id"),
+        sa.Index("ix_scores_puzzle_user", "puzzle_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
+    puzzle_id: Mapped[int] = mapped_column(sa.ForeignKey("puzzles.id"))
+    points: Mapped[float]
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id"))
+    solved: Mapped[bool] = mapped_column(default=False)
+
+
+class GradeChange(db.Model):
+    """Every change of a graded submission's points: old, new, and why."""
+
+    __tablename__ = "grade_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id"), index=True)
+    old_points: Mapped[float | None]
+    new_points: Mapped[float | None]
+    old_artifact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("artifacts.id"))
+    new_artifact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("artifacts.id"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,241 @@
+"""Read and validate puzzle folders (`puzzles/NN-slug/`): puzzle.toml, statement.md, answer.md.
+
+Everything a puzzle file can get wrong is caught here, at load time, with the file and the
+reason: unknown graders or recipes, bad parameters, a statistic no figure produces, a bad
+schedule. Nothing is written to the database by this module.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from graders import GraderParamsError, UnknownGrader, get_grader
+
+from .markdown import MAX_MARKDOWN_CHARS
+from .models.puzzle import QUESTION_KINDS
+from .recipes import RecipeError, get_recipe
+from .timeutil import parse_utc
+
+FOLDER_RE = re.compile(r"^(\d{1,4})-([a-z0-9][a-z0-9-]{0,78})$")
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+PUZZLE_KEYS = {"title", "summary", "release_at", "deadline_at", "reveal_at", "figures", "questions"}
+FIGURE_KEYS = {"key", "title", "recipe", "params"}
+QUESTION_KEYS = {"key", "prompt", "kind", "grader", "grader_params", "points", "max_attempts",
+                 "statistic", "truth", "unit", "choices"}
+
+
+class PuzzleFileError(ValueError):
+    """An invalid puzzle folder; str() is 'path: reason'."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+@dataclass
+class FigureSpec:
+    key: str
+    title: str
+    recipe: str
+    params: dict
+
+
+@dataclass
+class QuestionSpec:
+    key: str
+    prompt_md: str
+    kind: str
+    grader: str
+    grader_params: dict
+    points: float
+    max_attempts: int
+    statistic: str | None
+    truth_literal: dict | None
+    unit: str
+    choices: list | None
+
+
+@dataclass
+class PuzzleSpec:
+    folder: Path
+    number: int
+    slug: str
+    title: str
+    summary: str
+    statement_md: str
+    answer_md: str
+    release_at: datetime
+    deadline_at: datetime
+    reveal_at: datetime
+    figures: list[FigureSpec] = field(default_factory=list)
+    questions: list[QuestionSpec] = field(default_factory=list)
+
+    def source_hash(self) -> str:
+        """A hash of the whole normalised spec: equal hash, nothing to sync."""
+        data = {k: v for k, v in self.__dict__.items() if k != "folder"}
+        blob = json.dumps(data, default=str, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _unknown(table: dict, allowed: set[str], where: str) -> str | None:
+    extra = sorted(set(table) - allowed)
+    return f"{where}: unknown field(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}" if extra else None
+
+
+def _key(raw: dict, where: str) -> str:
+    key = raw.get("key")
+    if key is None:
+        raise ValueError(f"{where}: key is required")
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise ValueError(f"{where}: key {key!r} must be lowercase letters, digits and _, starting with a letter")
+    return key
+
+
+def _figure(raw: object, index: int) -> FigureSpec:
+    where = f"figures[{index}]"
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} must be a table")
+    if msg := _unknown(raw, FIGURE_KEYS, where):
+        raise ValueError(msg)
+    key = _key(raw, where)
+    try:
+        recipe = get_recipe(str(raw.get("recipe", "")))
+        params = recipe.validate_params(dict(raw.get("params") or {}))
+    except RecipeError as exc:
+        raise ValueError(f"figure {key!r}: {exc}") from None
+    return FigureSpec(key, str(raw.get("title") or key), recipe.name, params)
+
+
+def _question(raw: object, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
+    where = f"questions[{index}]"
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} must be a table")
+    if msg := _unknown(raw, QUESTION_KEYS, where):
+        raise ValueError(msg)
+    key = _key(raw, where)
+    where = f"question {key!r}"
+    kind = raw.get("kind", "numeric")
+    if kind not in QUESTION_KINDS:
+        raise ValueError(f"{where}: kind must be one of {', '.join(QUESTION_KINDS)}")
+    prompt = raw.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"{where}: prompt is required")
+    choices = raw.get("choices")
+    if kind == "choice":
+        if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c for c in choices):
+            raise ValueError(f"{where}: a choice question needs a non-empty list of choices")
+    elif choices is not None:
+        raise ValueError(f"{where}: choices are only for kind = \"choice\"")
+    grader_params = dict(raw.get("grader_params") or {})
+    if kind == "choice":
+        grader_params.setdefault("options", choices)
+    try:
+        grader = get_grader(str(raw.get("grader", "")))
+        if kind not in grader.kinds:
+            raise ValueError(f"{where}: grader {grader.name!r} does not grade {kind} questions "
+                             f"(it grades {', '.join(sorted(grader.kinds))})")
+        grader_params = grader.validate_params(grader_params)
+    except (UnknownGrader, GraderParamsError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    points = raw.get("points", 10)
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points) or points <= 0:
+        raise ValueError(f"{where}: points must be a number > 0")
+    attempts = raw.get("max_attempts", 5)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 1000:
+        raise ValueError(f"{where}: max_attempts must be a whole number from 1 to 1000")
+    statistic, truth = raw.get("statistic"), raw.get("truth")
+    if (statistic is None) == (truth is None):
+        raise ValueError(f"{where}: give exactly one of statistic (\"figure_key.stat\") or truth")
+    if statistic is not None:
+        fig_key, _, stat = str(statistic).partition(".")
+        if fig_key not in figures:
+            raise ValueError(f"{where}: statistic {statistic!r} names no figure of this puzzle "
+                             f"(figures: {', '.join(figures) or 'none'})")
+        known = get_recipe(figures[fig_key].recipe).statistic_keys(figures[fig_key].params)
+        if stat not in known:
+            raise ValueError(f"{where}: figure {fig_key!r} does not produce {stat!r}; "
+                             f"it produces {', '.join(sorted(known))}")
+    else:
+        try:
+            grader.validate_truth(truth, grader_params)
+        except GraderParamsError as exc:
+            raise ValueError(f"{where}: truth: {exc}") from None
+    return QuestionSpec(key, prompt.strip(), kind, grader.name, grader_params, float(points),
+                        attempts, statistic, None if truth is None else {"value": truth},
+                        str(raw.get("unit", "")), choices)
+
+
+def _markdown(folder: Path, name: str) -> str:
+    path = folder / name
+    if not path.is_file():
+        raise PuzzleFileError(path, "file is missing")
+    text = path.read_text(encoding="utf-8")
+    if len(text) > MAX_MARKDOWN_CHARS:
+        raise PuzzleFileError(path, f"longer than {MAX_MARKDOWN_CHARS} characters")
+    return text
+
+
+def load_puzzle(folder: Path) -> PuzzleSpec:
+    """Load and validate one puzzle folder; raises PuzzleFileError naming the file."""
+    match = FOLDER_RE.match(folder.name)
+    if not match:
+        raise PuzzleFileError(folder, "folder name must be NN-slug, e.g. 01-suspiciously-similar-embeddings")
+    toml_path = folder / "puzzle.toml"
+    if not toml_path.is_file():
+        raise PuzzleFileError(toml_path, "file is missing")
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PuzzleFileError(toml_path, f"not valid TOML: {exc}") from None
+    try:
+        if msg := _unknown(data, PUZZLE_KEYS, "puzzle"):
+            raise ValueError(msg)
+        title = data.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise ValueError("title is required")
+        times = {}
+        for name in ("release_at", "deadline_at", "reveal_at"):
+            if name not in data:
+                raise ValueError(f"{name} is required")
+            try:
+                times[name] = parse_utc(data[name] if isinstance(data[name], datetime) else str(data[name]))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        if not times["release_at"] <= times["deadline_at"] <= times["reveal_at"]:
+            raise ValueError("schedule must satisfy release_at <= deadline_at <= reveal_at")
+        figures = [_figure(f, i) for i, f in enumerate(data.get("figures") or [])]
+        fig_map = {f.key: f for f in figures}
+        if len(fig_map) != len(figures):
+            raise ValueError("figure keys must be unique")
+        questions = [_question(q, i, fig_map) for i, q in enumerate(data.get("questions") or [])]
+        if len({q.key for q in questions}) != len(questions):
+            raise ValueError("question keys must be unique")
+        if not questions:
+            raise ValueError("a puzzle needs at least one question")
+    except ValueError as exc:
+        raise PuzzleFileError(toml_path, str(exc)) from None
+    return PuzzleSpec(folder, int(match.group(1)), match.group(2), title.strip(),
+                      str(data.get("summary", "")).strip(), _markdown(folder, "statement.md"),
+                      _markdown(folder, "answer.md"), times["release_at"], times["deadline_at"],
+                      times["reveal_at"], figures, questions)
+
+
+def load_all(root: Path) -> list[PuzzleSpec]:
+    """Load every puzzle folder under root; the first invalid one raises."""
+    if not root.is_dir():
+        raise PuzzleFileError(root, "puzzles folder not found")
+    specs = [load_puzzle(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+    for attr in ("number", "slug"):
+        seen: dict = {}
+        for spec in specs:
+            value = getattr(spec, attr)
+            if value in seen:
+                raise PuzzleFileError(spec.folder, f"{attr} {value} is also used by {seen[value].name}")
+            seen[value] = spec.folder
+    return specs

@@ -1,0 +1,116 @@
+"""Apply validated puzzle folders to the database: idempotent, all or nothing.
+
+Returns what changed, line by line. A question whose grading definition changed has its
+attempts regraded (and each change logged); a question with attempts is never deleted.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .extensions import db
+from .grading import regrade_question
+from .models import Figure, Puzzle, Question, Submission
+from .puzzle_files import PuzzleSpec
+
+PUZZLE_FIELDS = ("number", "title", "summary", "statement_md", "answer_md", "release_at",
+                 "deadline_at", "reveal_at")
+QUESTION_FIELDS = ("prompt_md", "kind", "grader", "grader_params", "points", "max_attempts",
+                   "statistic", "truth_literal", "unit", "choices")
+GRADING_FIELDS = {"grader", "grader_params", "points", "statistic", "truth_literal", "kind"}
+FIGURE_FIELDS = ("title", "recipe", "params")
+
+
+class SyncError(RuntimeError):
+    """The files are valid but cannot be applied (e.g. they would drop attempts)."""
+
+
+def _assign(obj, spec_obj, fields: tuple[str, ...]) -> list[str]:
+    changed = []
+    for name in fields:
+        new = getattr(spec_obj, name)
+        if getattr(obj, name) != new:
+            setattr(obj, name, new)
+            changed.append(name)
+    return changed
+
+
+def _sync_children(puzzle: Puzzle, spec: PuzzleSpec, lines: list[str]) -> list[Question]:
+    """Create/update/delete figures and questions; return questions to regrade."""
+    to_regrade: list[Question] = []
+    figures = {f.key: f for f in puzzle.figures}
+    for pos, fspec in enumerate(spec.figures):
+        fig = figures.pop(fspec.key, None)
+        if fig is None:
+            puzzle.figures.append(Figure(key=fspec.key, position=pos, title=fspec.title,
+                                         recipe=fspec.recipe, params=fspec.params))
+            lines.append(f"  + figure {fspec.key}")
+            continue
+        fig.position = pos
+        if changed := _assign(fig, fspec, FIGURE_FIELDS):
+            lines.append(f"  ~ figure {fspec.key}: {', '.join(changed)}")
+    for fig in figures.values():
+        puzzle.figures.remove(fig)
+        lines.append(f"  - figure {fig.key}")
+
+    questions = {q.key: q for q in puzzle.questions}
+    for pos, qspec in enumerate(spec.questions):
+        q = questions.pop(qspec.key, None)
+        if q is None:
+            q = Question(key=qspec.key, position=pos)
+            _assign(q, qspec, QUESTION_FIELDS)
+            puzzle.questions.append(q)
+            lines.append(f"  + question {qspec.key}")
+            continue
+        q.position = pos
+        if changed := _assign(q, qspec, QUESTION_FIELDS):
+            lines.append(f"  ~ question {qspec.key}: {', '.join(changed)}")
+            if GRADING_FIELDS & set(changed):
+                to_regrade.append(q)
+    for q in questions.values():
+        n = db.session.scalar(sa.select(sa.func.count()).select_from(Submission)
+                              .where(Submission.question_id == q.id))
+        if n:
+            raise SyncError(f"{spec.folder / 'puzzle.toml'}: question {q.key!r} has {n} attempt(s) "
+                            "and cannot be removed; keep it in the file")
+        puzzle.questions.remove(q)
+        lines.append(f"  - question {q.key}")
+    return to_regrade
+
+
+def sync_puzzles(specs: list[PuzzleSpec]) -> list[str]:
+    """Apply all specs in one transaction; returns the change report. Rolls back on error."""
+    lines: list[str] = []
+    try:
+        by_slug = {p.slug: p for p in db.session.scalars(sa.select(Puzzle))}
+        numbers = {p.number: p.slug for p in by_slug.values()}
+        regrade: list[Question] = []
+        for spec in specs:
+            puzzle = by_slug.get(spec.slug)
+            owner = numbers.get(spec.number)
+            if owner is not None and owner != spec.slug and owner not in {s.slug for s in specs}:
+                raise SyncError(f"{spec.folder}: puzzle number {spec.number} is taken by '{owner}' in the database")
+            digest = spec.source_hash()
+            if puzzle is not None and puzzle.source_hash == digest:
+                lines.append(f"= {spec.number:02d}-{spec.slug}: unchanged")
+                continue
+            if puzzle is None:
+                puzzle = Puzzle(slug=spec.slug)
+                db.session.add(puzzle)
+                _assign(puzzle, spec, PUZZLE_FIELDS)
+                lines.append(f"+ {spec.number:02d}-{spec.slug}: created")
+            else:
+                changed = _assign(puzzle, spec, PUZZLE_FIELDS)
+                lines.append(f"~ {spec.number:02d}-{spec.slug}: updated {', '.join(changed) or 'questions/figures'}")
+            puzzle.source_hash = digest
+            db.session.flush()
+            regrade += _sync_children(puzzle, spec, lines)
+        db.session.flush()
+        for question in regrade:
+            changes = regrade_question(question, f"question {question.key} definition changed")
+            if changes:
+                lines.append(f"  regraded {len(changes)} attempt(s) of {question.key}")
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return lines

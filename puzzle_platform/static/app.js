@@ -1,0 +1,60 @@
+// Progressive enhancement only: every page works without it.
+(function () {
+  "use strict";
+  // Times: the server writes UTC; show them in the viewer's time zone.
+  var fmt = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short", timeZoneName: "short"});
+  document.querySelectorAll("time.localtime").forEach(function (el) {
+    var d = new Date(el.getAttribute("datetime"));
+    if (!isNaN(d)) { el.title = el.textContent; el.textContent = fmt.format(d); }
+  });
+  // Plotly figures stored as JSON in <script type="application/json"> blocks.
+  function drawPlots() {
+    if (!window.Plotly) { return; }
+    document.querySelectorAll("div.plot[data-figure]").forEach(function (div) {
+      var src = document.getElementById(div.getAttribute("data-figure"));
+      if (!src) { return; }
+      var fig = JSON.parse(src.textContent);
+      window.Plotly.newPlot(div, fig.data || [], fig.layout || {}, {responsive: true, displaylogo: false});
+      div.setAttribute("data-rendered", "1");
+    });
+  }
+  window.addEventListener("load", drawPlots);
+  // Waits after wrong answers: count down, then enable the button.
+  function tick() {
+    document.querySelectorAll(".countdown[data-until]").forEach(function (el) {
+      var left = Math.ceil((new Date(el.getAttribute("data-until")) - new Date()) / 1000);
+      el.textContent = left > 0 ? left + " s left" : "you can try again now";
+      if (left <= 0) {
+        var form = el.closest("form");
+        var btn = form && form.querySelector("button[data-wait-until]");
+        if (btn) { btn.disabled = false; }
+      }
+    });
+  }
+  tick(); setInterval(tick, 1000);
+  // Figures being computed: poll the job's progress and reload when the figure exists.
+  var boxes = document.querySelectorAll(".job-progress[data-progress-url]");
+  if (boxes.length) {
+    var url = boxes[0].getAttribute("data-progress-url");
+    var poll = function () {
+      fetch(url, {headers: {"Accept": "application/json"}}).then(function (r) { return r.json(); }).then(function (data) {
+        var done = true;
+        data.figures.forEach(function (f) {
+          var box = document.querySelector('.job-progress[data-figure-key="' + f.figure + '"]');
+          if (f.ready) { if (box) { window.location.reload(); } return; }
+          done = false;
+          if (box && f.job) {
+            box.innerHTML = "";
+            var p = document.createElement("p");
+            p.textContent = "Computing this figure: " + f.job.stage + " (" + f.job.progress + "%, " + f.job.status + ")" +
+              (f.job.error ? ". Failed: " + f.job.error : ".");
+            var bar = document.createElement("progress"); bar.max = 100; bar.value = f.job.progress;
+            box.appendChild(p); box.appendChild(bar);
+          }
+        });
+        if (!done) { setTimeout(poll, 2000); }
+      }).catch(function () { setTimeout(poll, 5000); });
+    };
+    setTimeout(poll, 2000);
+  }
+})();

@@ -1,0 +1,110 @@
+"""Shared fixtures, after Flask's tutorial: app, client, runner and an auth helper.
+
+The schema is created once per session by the Alembic migrations (the only way the schema
+is ever made) into a template SQLite file; each test gets a copy of it, so every test has a
+fresh database at the cost of a file copy, not a migration run.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from puzzle_platform import create_app
+from tests.helpers import csrf_token
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    from flask_migrate import upgrade
+
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.sqlite3"
+    app = create_app({"SECRET_KEY": "t", "INSTANCE_PATH": str(folder),
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with app.app_context():
+        upgrade()
+        app.extensions["sqlalchemy"].engine.dispose()
+    return path
+
+
+@pytest.fixture
+def puzzles_dir(tmp_path) -> Path:
+    folder = tmp_path / "puzzles"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def app(tmp_path, template_db, puzzles_dir):
+    db_path = tmp_path / "test.sqlite3"
+    shutil.copy(template_db, db_path)
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "PUZZLES_DIR": str(puzzles_dir),
+        "WRONG_ANSWER_WAITS": (60, 300, 600),
+    })
+    yield app
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Register / log in / log out through the real forms (CSRF included)."""
+
+    def __init__(self, client, app):
+        self._client, self._app = client, app
+
+    def register(self, username="scholar1", password="correct horse battery", display_name=None,
+                 email=None):
+        return self._client.post("/register", data={
+            "csrf_token": csrf_token(self._client, "/register"), "username": username,
+            "display_name": display_name or username.title(),
+            "email": email or f"{username}@example.org", "password": password, "confirm": password,
+        })
+
+    def login(self, username="scholar1", password="correct horse battery"):
+        return self._client.post("/login", data={
+            "csrf_token": csrf_token(self._client), "username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
+
+    def create_user(self, username, role="scholar", password="correct horse battery"):
+        from puzzle_platform.extensions import db
+        from puzzle_platform.models import User
+
+        with self._app.app_context():
+            user = User(username=username, email=f"{username}@example.org", role=role,
+                        display_name=username.title())
+            user.set_password(password)
+            db.session.add(user)
+            db.session.commit()
+            return user.id
+
+
+@pytest.fixture
+def auth(client, app):
+    return AuthActions(client, app)
+
+
+@pytest.fixture
+def sync(runner):
+    def _sync():
+        result = runner.invoke(args=["puzzles", "sync"])
+        assert result.exit_code == 0, result.output
+        return result.output
+    return _sync

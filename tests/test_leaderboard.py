@@ -1,0 +1,106 @@
+"""Ranking rules, scopes, privacy and exports of the leaderboard."""
+from datetime import timedelta
+
+import sqlalchemy as sa
+from freezegun import freeze_time
+
+from puzzle_platform.extensions import db
+from puzzle_platform.models import Cohort, CohortMember, User
+from puzzle_platform.timeutil import utcnow
+from tests.helpers import add_artifact, csrf_token, write_puzzle
+
+
+def _submit(client, auth, user, value, slug="test-puzzle"):
+    auth.login(user)
+    r = client.post(f"/puzzles/{slug}/questions/mean", data={"csrf_token": csrf_token(client), "value": value})
+    auth.logout()
+    return r
+
+
+def _setup(app, auth, puzzles_dir, sync, users=("ann", "ben", "cat")):
+    write_puzzle(puzzles_dir)
+    write_puzzle(puzzles_dir, number=2, slug="second")
+    sync()
+    for u in users:
+        auth.create_user(u)
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
+    add_artifact(app, "second", "fig", {"mean_cos": 0.2})
+
+
+def test_ranked_by_points_then_earliest(app, client, auth, puzzles_dir, sync):
+    _setup(app, auth, puzzles_dir, sync)
+    t0 = utcnow()
+    with freeze_time(t0) as clock:
+        _submit(client, auth, "ben", "0.5")            # 10 points, first
+        clock.tick(timedelta(minutes=1))
+        _submit(client, auth, "ann", "0.5")            # 10 points, later
+        clock.tick(timedelta(minutes=1))
+        _submit(client, auth, "cat", "0.6")            # fewer points
+    entries = client.get("/leaderboard.json").get_json()["entries"]
+    assert [e["display_name"] for e in entries] == ["Ben", "Ann", "Cat"]
+    assert [e["rank"] for e in entries] == [1, 2, 3]
+    assert entries[0]["points"] == 10 and entries[2]["points"] < 10
+    # per-puzzle scope: only the second puzzle's points
+    _submit(client, auth, "cat", "0.2", slug="second")
+    second = client.get("/leaderboard.json?puzzle=second").get_json()["entries"]
+    assert [e["display_name"] for e in second] == ["Cat"]
+    season = client.get("/leaderboard.json").get_json()["entries"]
+    assert season[0]["display_name"] == "Cat" and season[0]["points"] > 10
+
+
+def test_mentors_are_not_ranked_and_page_shows_rules(app, client, auth, puzzles_dir, sync):
+    _setup(app, auth, puzzles_dir, sync, users=("ann",))
+    auth.create_user("mentor1", role="mentor")
+    _submit(client, auth, "mentor1", "0.5")
+    _submit(client, auth, "ann", "0.4")
+    page = client.get("/leaderboard").get_data(as_text=True)
+    assert "Ann" in page
+    assert "Mentor1" not in page
+    assert "earliest time" in page  # the tie rule is written on the page
+
+
+def test_private_leaderboard_and_csv_for_mentors(app, client, auth, puzzles_dir, sync):
+    _setup(app, auth, puzzles_dir, sync, users=("ann",))
+    _submit(client, auth, "ann", "0.5")
+    assert client.get("/leaderboard.csv").status_code == 401
+    auth.login("ann")
+    assert client.get("/leaderboard.csv").status_code == 403
+    assert client.post("/leaderboard/visibility", data={"csrf_token": csrf_token(client), "public": "0"}).status_code == 403
+    auth.logout()
+    auth.create_user("mentor1", role="mentor")
+    auth.login("mentor1")
+    csv = client.get("/leaderboard.csv")
+    assert csv.status_code == 200 and "ann@example.org" in csv.get_data(as_text=True)
+    r = client.post("/leaderboard/visibility", data={"csrf_token": csrf_token(client), "public": "0"})
+    assert r.status_code == 303
+    auth.logout()
+    assert client.get("/leaderboard").status_code == 401
+    assert client.get("/leaderboard.json").status_code == 401
+    auth.login("ann")
+    assert client.get("/leaderboard.json").status_code == 200
+
+
+def test_cohort_board_is_private_to_members(app, client, auth, puzzles_dir, sync):
+    _setup(app, auth, puzzles_dir, sync)
+    with app.app_context():
+        cohort = Cohort(slug="mats-w27", name="MATS W27", leaderboard_private=True)
+        db.session.add(cohort)
+        db.session.flush()
+        for name in ("ann", "ben"):
+            uid = db.session.scalar(sa.select(User.id).where(User.username == name))
+            db.session.add(CohortMember(cohort_id=cohort.id, user_id=uid))
+        db.session.commit()
+    for u, v in (("ann", "0.5"), ("ben", "0.4"), ("cat", "0.5")):
+        _submit(client, auth, u, v)
+    assert client.get("/leaderboard.json?cohort=mats-w27").status_code == 401
+    auth.login("cat")
+    assert client.get("/leaderboard.json?cohort=mats-w27").status_code == 403
+    auth.logout()
+    auth.login("ben")
+    names = [e["display_name"] for e in client.get("/leaderboard.json?cohort=mats-w27").get_json()["entries"]]
+    assert names == ["Ann", "Ben"]
+
+
+def test_unknown_scope_is_404(client):
+    assert client.get("/leaderboard.json?puzzle=nope").status_code == 404
+    assert client.get("/leaderboard.json?cohort=nope").status_code == 404

@@ -1,0 +1,159 @@
+"""Bad input, attempt limits and waits: a clear 4xx, and only the rejected attempt is stored."""
+import textwrap
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from freezegun import freeze_time
+
+from puzzle_platform.extensions import db
+from puzzle_platform.models import Score, Submission
+from puzzle_platform.timeutil import utcnow
+from tests.helpers import add_artifact, csrf_token, write_puzzle
+
+
+def _post(client, key="mean", slug="test-puzzle", token=True, **fields):
+    data = dict(fields)
+    if token:
+        data["csrf_token"] = csrf_token(client, "/login")
+    return client.post(f"/puzzles/{slug}/questions/{key}", data=data)
+
+
+def _log(app):
+    with app.app_context():
+        return [(s.status, s.feedback, s.payload) for s in db.session.scalars(sa.select(Submission).order_by(Submission.id))]
+
+
+@pytest.fixture
+def live(app, puzzles_dir, sync, auth):
+    write_puzzle(puzzles_dir)
+    sync()
+    auth.register("sam")
+    return app
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ({}, "Enter a number"),
+    ({"value": "abc"}, "must be a number"),
+    ({"value": "nan"}, "finite number"),
+    ({"value": "inf"}, "finite number"),
+    ({"value": "-Infinity"}, "finite number"),
+    ({"value": "0.5", "lower": "0.6", "upper": "0.4"}, "above its upper end"),
+    ({"value": "0.5", "lower": "0.1"}, "both ends"),
+    ({"value": "0.9", "lower": "0.1", "upper": "0.5"}, "must lie inside your interval"),
+    ({"value": "0.5", "lower": "nan", "upper": "1"}, "finite number"),
+])
+def test_bad_numbers_are_refused_and_logged(live, client, fields, reason):
+    r = _post(client, **fields)
+    assert r.status_code == 400
+    assert reason in r.get_data(as_text=True)
+    log = _log(live)
+    assert [s for s, _, _ in log] == ["rejected"]
+    assert reason in log[0][1]
+    with live.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Score)) == 0
+
+
+def test_unknown_question_is_404_and_logged(live, client):
+    r = _post(client, key="nope", value="1")
+    assert r.status_code == 404 and "Unknown question" in r.get_data(as_text=True)
+    log = _log(live)
+    assert log[0][0] == "rejected" and log[0][2]["question"] == "nope"
+
+
+def test_missing_csrf_is_400_and_nothing_stored(live, client):
+    r = _post(client, token=False, value="0.5")
+    assert r.status_code == 400 and "security token" in r.get_data(as_text=True)
+    assert _log(live) == []
+
+
+def test_not_logged_in_is_401(app, client, puzzles_dir, sync):
+    write_puzzle(puzzles_dir)
+    sync()
+    r = _post(client, value="0.5")
+    assert r.status_code == 401
+    assert _log(app) == []
+
+
+@pytest.mark.parametrize("state, status, text", [
+    ("upcoming", 404, "not released"), ("closed", 403, "closed"), ("revealed", 403, "closed")])
+def test_puzzle_not_live(app, client, puzzles_dir, sync, auth, state, status, text):
+    write_puzzle(puzzles_dir, state=state)
+    sync()
+    auth.register("sam")
+    r = _post(client, value="0.5")
+    assert r.status_code == status and text in r.get_data(as_text=True)
+
+
+def test_attempt_limit_and_escalating_wait(live, client):
+    add_artifact(live, "test-puzzle", "fig", {"mean_cos": 0.9})
+    start = utcnow()
+    with freeze_time(start) as clock:
+        assert _post(client, value="0.0").status_code == 303          # wrong (score < pass)
+        r = _post(client, value="0.1")
+        assert r.status_code == 429 and r.headers["Retry-After"] == "60"
+        assert "wait 60 s" in r.get_data(as_text=True)
+        page = client.get("/puzzles/test-puzzle").get_data(as_text=True)
+        assert "data-wait-until" in page and "2 of 3 attempts left" in page
+        clock.tick(timedelta(seconds=61))
+        assert _post(client, value="0.1").status_code == 303          # wrong again
+        clock.tick(timedelta(seconds=61))
+        r = _post(client, value="0.2")
+        assert r.status_code == 429 and r.headers["Retry-After"] == "239"   # 300 s after the 2nd, 61 s ago
+        clock.tick(timedelta(seconds=300))
+        assert _post(client, value="0.2").status_code == 303          # third and last
+        clock.tick(timedelta(seconds=3600))
+        r = _post(client, value="0.9")
+        assert r.status_code == 403 and "No attempts left" in r.get_data(as_text=True)
+    statuses = [s for s, _, _ in _log(live)]
+    assert statuses == ["graded", "rate_limited", "graded", "rate_limited", "graded", "rejected"]
+
+
+def test_solved_question_refuses_more(live, client):
+    add_artifact(live, "test-puzzle", "fig", {"mean_cos": 0.9})
+    assert _post(client, value="0.9").status_code == 303
+    r = _post(client, value="0.8")
+    assert r.status_code == 409 and "already answered" in r.get_data(as_text=True)
+
+
+def test_hint_too_high(app, client, puzzles_dir, sync, auth):
+    write_puzzle(puzzles_dir, questions=textwrap.dedent("""
+        [[questions]]
+        key = "mean"
+        prompt = "p"
+        grader = "abs_tol"
+        grader_params = { tolerance = 0.01, hint = true }
+        statistic = "fig.mean_cos"
+    """))
+    sync()
+    auth.register("sam")
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.3})
+    _post(client, value="0.5")
+    assert "too high" in client.get("/puzzles/test-puzzle").get_data(as_text=True)
+
+
+def test_choice_and_text_questions(app, client, puzzles_dir, sync, auth):
+    write_puzzle(puzzles_dir, figures="", questions=textwrap.dedent("""
+        [[questions]]
+        key = "pick"
+        prompt = "Which?"
+        kind = "choice"
+        grader = "choice"
+        choices = ["a big mean", "low rank"]
+        truth = "a big mean"
+        max_attempts = 1
+        [[questions]]
+        key = "word"
+        prompt = "Name it"
+        kind = "text"
+        grader = "exact_text"
+        truth = "Centre Your Data"
+    """))
+    sync()
+    auth.register("sam")
+    assert _post(client, key="pick", choice="not an option").status_code == 400
+    assert _post(client, key="pick", choice="a big mean").status_code == 303
+    assert _post(client, key="word", text="  centre   your data ").status_code == 303
+    with app.app_context():
+        graded = db.session.scalars(sa.select(Submission).where(Submission.status == "graded")).all()
+        assert sorted(s.correct for s in graded) == [True, True]
