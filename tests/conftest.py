@@ -108,3 +108,27 @@ def sync(runner):
         assert result.exit_code == 0, result.output
         return result.output
     return _sync
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Random tiny GPT-Neo and GPT-2 saved with save_pretrained (no tokenizer files, as a
+    user's local directory might be), booted by the worker through TransformerBridge."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoConfig, GPTNeoForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    torch.manual_seed(0)
+    special = {"bos_token_id": 0, "eos_token_id": 1}
+    models = {
+        "gpt_neo": GPTNeoForCausalLM(GPTNeoConfig(
+            vocab_size=300, hidden_size=32, num_layers=2, num_heads=4, window_size=16,
+            attention_types=[[["global", "local"], 1]], max_position_embeddings=64, **special)),
+        "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=300, n_embd=32, n_layer=2, n_head=4,
+                                           n_positions=64, **special)),
+    }
+    base = tmp_path_factory.mktemp("tiny_models")
+    for name, model in models.items():
+        model.save_pretrained(base / name)
+    return {name: base / name for name in models}

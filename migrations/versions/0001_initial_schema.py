@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 19:04:28.130671
+Create Date: 2026-11-26 19:09:45.809891
 
 """
 from alembic import op
@@ -124,6 +124,7 @@ def upgrade():
     sa.Column('worker', sa.String(length=200), nullable=True),
     sa.Column('heartbeat_at', sa.DateTime(), nullable=True),
     sa.Column('not_before', sa.DateTime(), nullable=True),
+    sa.Column('enqueued_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),

@@ -44,3 +44,52 @@ def list_() -> None:
     for p in rows:
         keys = ", ".join(q.key for q in p.questions)
         click.echo(f"{p.number:>3}  {p.slug:<40} {p.state():<9} {p.title}  [{keys}]")
+
+
+@puzzles.command("compute")
+@click.argument("slug")
+@click.option("--wait", is_flag=True, help="Wait for the jobs and print their progress.")
+@click.option("--inline", is_flag=True, help="Run the jobs in this process (no broker or worker).")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait with --wait.")
+@with_appcontext
+def compute(slug: str, wait: bool, inline: bool, timeout: float) -> None:
+    """Compute SLUG's figures (ground truth) on a worker; graded attempts follow automatically."""
+    import time
+
+    from ..jobs.queue import enqueue_puzzle
+    from ..models import Job
+
+    puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
+    if puzzle is None:
+        raise click.ClickException(f"no puzzle {slug!r}; see `manage.py puzzles list`")
+    if not puzzle.figures:
+        raise click.ClickException(f"puzzle {slug!r} has no figures to compute")
+    if inline:
+        current_app.config["CELERY_BROKER_URL"] = "memory://"
+    jobs = enqueue_puzzle(puzzle)
+    ids = [j.id for j in jobs]
+    click.echo(f"queued job(s) {', '.join(map(str, ids))} for {slug}")
+    if inline:
+        from ..jobs.runner import execute_job
+        for job_id in ids:
+            execute_job(job_id)
+    elif not wait:
+        return
+    deadline = time.monotonic() + timeout
+    last: dict[int, tuple] = {}
+    while True:
+        db.session.expire_all()
+        rows = db.session.scalars(sa.select(Job).where(Job.id.in_(ids))).all()
+        for j in rows:
+            state = (j.status, j.progress, j.stage)
+            if last.get(j.id) != state:
+                click.echo(f"job {j.id} [{j.figure_key}] {j.status} {j.progress:>3}% {j.stage}")
+                last[j.id] = state
+        if all(j.status in ("succeeded", "failed") for j in rows):
+            break
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"timed out after {timeout:g} s; is a worker running (`manage.py worker`)?")
+        time.sleep(1)
+    failed = [j for j in rows if j.status == "failed"]
+    if failed:
+        raise click.ClickException("; ".join(f"job {j.id} [{j.figure_key}] failed: {j.error}" for j in failed))

@@ -1,0 +1,100 @@
+"""Creating, sending and recovering jobs. The Job row is the truth; a message only wakes a worker.
+
+Safe to send a job twice: a worker claims it with a conditional UPDATE, so only one runs it.
+A job whose worker died is found here (dead pid on this host, or a stale heartbeat) and sent
+again, until its attempts run out.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import Figure, Job, Puzzle
+from ..timeutil import utcnow
+from .celery_app import TASK_RUN_JOB, get_celery
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def send(job: Job, countdown: float | None = None) -> None:
+    """Publish a message for the job (after its row is committed)."""
+    job.enqueued_at = utcnow()
+    db.session.commit()
+    get_celery(current_app._get_current_object()).send_task(
+        TASK_RUN_JOB, args=[job.id], countdown=countdown)
+
+
+def enqueue_figure(puzzle: Puzzle, figure: Figure) -> Job:
+    """A job computing one figure; an unfinished job for the same figure is reused."""
+    live = db.session.scalar(sa.select(Job).where(
+        Job.puzzle_id == puzzle.id, Job.figure_key == figure.key, Job.status.in_(("queued", "running"))))
+    if live is not None:
+        return live
+    job = Job(kind="figure", puzzle_id=puzzle.id, figure_key=figure.key,
+              params={"recipe": figure.recipe, "params": figure.params}, status="queued",
+              stage="queued: waiting for a worker", max_attempts=current_app.config["JOB_MAX_ATTEMPTS"])
+    db.session.add(job)
+    db.session.commit()
+    send(job)
+    return job
+
+
+def enqueue_puzzle(puzzle: Puzzle) -> list[Job]:
+    return [enqueue_figure(puzzle, fig) for fig in puzzle.figures]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_dead(job: Job, stale_before) -> bool:
+    host, _, pid = (job.worker or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+        return True
+    return job.heartbeat_at is None or job.heartbeat_at < stale_before
+
+
+def recover_jobs(resend_queued: bool = False) -> list[int]:
+    """Requeue running jobs whose worker died; optionally re-send every queued job.
+
+    Called when a worker starts (resend_queued=True: messages may have been lost with a dead
+    broker or worker) and periodically by each worker. Returns the ids sent again.
+    """
+    now = utcnow()
+    stale_before = now - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
+    resent: list[int] = []
+    for job in db.session.scalars(sa.select(Job).where(Job.status == "running")).all():
+        if not _worker_dead(job, stale_before):
+            continue
+        if job.attempts >= job.max_attempts:
+            job.status, job.finished_at = "failed", now
+            job.error = (f"the worker running it died ({job.worker}) and all {job.max_attempts} "
+                         "attempts are used")
+            job.stage = "failed"
+            db.session.commit()
+            continue
+        job.status, job.stage = "queued", f"requeued: worker {job.worker} died"
+        job.worker = None
+        db.session.commit()
+        send(job)
+        resent.append(job.id)
+    if resend_queued:
+        for job in db.session.scalars(sa.select(Job).where(Job.status == "queued")).all():
+            if job.id not in resent:
+                wait = (job.not_before - now).total_seconds() if job.not_before and job.not_before > now else None
+                send(job, countdown=wait)
+                resent.append(job.id)
+    return resent

@@ -1,0 +1,89 @@
+"""Figures computed by real jobs on tiny models; pending attempts graded by the results."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from safetensors.numpy import load_file
+
+from puzzle_platform.extensions import db
+from puzzle_platform.models import Artifact, Job, Submission
+from tests.helpers import csrf_token
+from tests.jobs.conftest import figure_puzzle
+
+
+def _reference(model_dir) -> dict:
+    """float64 brute force over the full (tiny) vocabulary, straight from the saved weights."""
+    weights = load_file(str(model_dir / "model.safetensors"))
+    W = next(v for k, v in weights.items() if k.endswith(("wte.weight", "embed_tokens.weight"))).astype(np.float64)
+
+    def mean_offdiag(X):
+        U = X / np.linalg.norm(X, axis=1, keepdims=True)
+        C = U @ U.T
+        n = len(C)
+        return (C.sum() - np.trace(C)) / (n * (n - 1))
+
+    mean = W.mean(0)
+    to_mean = (W @ mean) / (np.linalg.norm(W, axis=1) * np.linalg.norm(mean))
+    return {"mean_cos": mean_offdiag(W), "centered_mean_cos": mean_offdiag(W - mean),
+            "mean_cos_to_mean": to_mean.mean()}
+
+
+def _submit(client, key, value):
+    return client.post(f"/puzzles/embeddings/questions/{key}",
+                       data={"csrf_token": csrf_token(client), "value": value})
+
+
+def test_compute_inline_grades_pending_and_matches_brute_force(app, client, auth, runner, embeddings_puzzle,
+                                                               tiny_model_dirs):
+    auth.register("sam")
+    assert _submit(client, "neo_mean", "0.0").status_code == 303
+    page = client.get("/puzzles/embeddings").get_data(as_text=True)
+    assert "has not been computed yet" in page
+
+    result = runner.invoke(args=["puzzles", "compute", "embeddings", "--inline"])
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.output
+
+    with app.app_context():
+        arts = {a.figure_key: a for a in db.session.scalars(sa.select(Artifact))}
+        assert set(arts) == {"gpt_neo", "gpt2"}
+        ref = _reference(tiny_model_dirs["gpt_neo"])
+        for key, value in ref.items():
+            assert arts["gpt_neo"].statistics[key] == pytest.approx(value, abs=1e-6), key
+        assert arts["gpt_neo"].provenance["weights"] == "raw" and arts["gpt_neo"].revision
+        counts = arts["gpt_neo"].figure  # a plotly figure built from bins, small
+        assert counts and len(str(counts)) < 50_000
+        sub = db.session.scalar(sa.select(Submission))
+        assert sub.status == "graded" and sub.artifact_id == arts["gpt_neo"].id
+        jobs = db.session.scalars(sa.select(Job)).all()
+        assert {j.status for j in jobs} == {"succeeded"} and all(j.progress == 100 for j in jobs)
+
+    page = client.get("/puzzles/embeddings").get_data(as_text=True)
+    assert 'id="fig-json-gpt_neo"' in page and "graded" in page
+
+    # Running the same computation again adds no version and changes no grade.
+    again = runner.invoke(args=["puzzles", "compute", "embeddings", "--inline"])
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Artifact)) == 2
+
+
+def test_failed_job_shows_reason(app, client, runner, puzzles_dir, tiny_model_dirs, sync, tmp_path):
+    figure_puzzle(puzzles_dir, tiny_model_dirs, neo_model=str(tmp_path / "no-such-model"))
+    sync()
+    result = runner.invoke(args=["puzzles", "compute", "embeddings", "--inline"])
+    assert result.exit_code != 0
+    assert "failed" in result.output and "no-such-model" in result.output
+    assert "Traceback" not in result.output
+    page = client.get("/puzzles/embeddings").get_data(as_text=True)
+    assert "The computation failed" in page and "no-such-model" in page
+    progress = client.get("/puzzles/embeddings/progress.json").get_json()
+    neo = next(f for f in progress["figures"] if f["figure"] == "gpt_neo")
+    assert neo["job"]["status"] == "failed" and "no-such-model" in neo["job"]["error"]
+    assert "statistics" not in str(progress)
+
+
+def test_compute_unknown_puzzle_is_one_line(runner):
+    result = runner.invoke(args=["puzzles", "compute", "nope"])
+    assert result.exit_code != 0 and "no puzzle 'nope'" in result.output
