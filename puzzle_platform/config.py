@@ -62,7 +62,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance / 'puzzles.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "PUZZLES_DIR": env.get("PUZZLES_DIR") or str(REPO_ROOT / "puzzles"),
-        "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or "filesystem://",
+        "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or "filesystem://localhost/",
         "CELERY_BROKER_DIR": env.get("CELERY_BROKER_DIR") or str(broker_dir),
         "WRONG_ANSWER_WAITS": _waits(env.get("WRONG_ANSWER_WAITS", "60,300,600")),
         "JOB_STALE_SECONDS": int(env.get("JOB_STALE_SECONDS", "120")),

@@ -113,6 +113,8 @@ def regrade_question(question: Question, reason: str) -> list[GradeChange]:
     changes: list[GradeChange] = []
     touched: set[int] = set()
     for sub in subs:
+        if sub.override_points is not None:
+            continue  # a mentor's override stands until the mentor removes it
         old_points, old_artifact, old_score = sub.points, sub.artifact_id, sub.score
         old_graded_at = sub.graded_at
         was_pending = sub.status == "pending"

@@ -12,13 +12,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(puzzles)
     app.cli.add_command(users)
     app.cli.add_command(run)
-    try:
-        from .worker import worker
-        app.cli.add_command(worker)
-    except ImportError:  # pragma: no cover - worker module arrives with the job queue
-        pass
-    try:  # TEMP until stats lands
-        from .stats import stats  # plain click; imports torch only when a command runs
-        app.cli.add_command(stats)
-    except ImportError:
-        pass
+    from .worker import worker
+    app.cli.add_command(worker)
+    from .stats import stats  # plain click; imports torch only when a command runs
+    app.cli.add_command(stats)

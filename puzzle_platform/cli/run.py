@@ -17,9 +17,11 @@ from flask_migrate import upgrade
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-setup", is_flag=True, help="Skip migrate + puzzle sync + admin check.")
 @click.option("--no-worker", is_flag=True, help="Do not start the local worker process.")
+@click.option("--no-compute", is_flag=True,
+              help="Do not queue jobs for released puzzles' figures that have no artifact yet.")
 @click.option("--debug", is_flag=True, help="Flask debug mode with the reloader.")
 @with_appcontext
-def run(host: str, port: int, no_setup: bool, no_worker: bool, debug: bool) -> None:
+def run(host: str, port: int, no_setup: bool, no_worker: bool, no_compute: bool, debug: bool) -> None:
     """Serve the platform (embedded default: SQLite + a local worker, no external server)."""
     ctx = click.get_current_context()
     if not no_setup:
@@ -33,9 +35,33 @@ def run(host: str, port: int, no_setup: bool, no_worker: bool, debug: bool) -> N
     if not no_worker:
         from ..jobs.local import start_local_worker
         worker_proc = start_local_worker(app)
+        if not no_compute:
+            _queue_missing_figures()
     click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
     try:
-        app.run(host=host, port=port, debug=debug, use_reloader=debug, threaded=True)
+        from werkzeug.serving import run_simple
+        app.debug = debug
+        run_simple(host, port, app, use_reloader=debug, use_debugger=debug, threaded=True)
     finally:
         if worker_proc is not None:
             worker_proc.terminate()
+
+
+def _queue_missing_figures() -> None:
+    """Released puzzles whose figures were never computed get a job (shown on their page)."""
+    import sqlalchemy as sa
+
+    from ..extensions import db
+    from ..grading import latest_artifact
+    from ..jobs.queue import enqueue_figure
+    from ..models import Job, Puzzle
+
+    for puzzle in db.session.scalars(sa.select(Puzzle)):
+        if not puzzle.is_released():
+            continue
+        for fig in puzzle.figures:
+            tried = db.session.scalar(sa.select(Job.id).where(
+                Job.puzzle_id == puzzle.id, Job.figure_key == fig.key).limit(1))
+            if latest_artifact(puzzle.id, fig.key) is None and tried is None:
+                job = enqueue_figure(puzzle, fig)
+                click.echo(f"queued job {job.id}: {puzzle.slug} figure {fig.key}")

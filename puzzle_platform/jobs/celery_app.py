@@ -20,10 +20,11 @@ def broker_options(app: Flask) -> dict:
     url = app.config["CELERY_BROKER_URL"]
     if url.startswith("filesystem://"):
         folder = Path(app.config["CELERY_BROKER_DIR"])
-        for sub in ("out", "processed"):
+        for sub in ("out", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {"data_folder_in": str(folder / "out"), "data_folder_out": str(folder / "out"),
-                "processed_folder": str(folder / "processed"), "store_processed": False}
+                "processed_folder": str(folder / "processed"), "store_processed": False,
+                "control_folder": str(folder / "control")}
     if url.startswith(("redis://", "rediss://")):
         # Redelivery of unacked messages after visibility_timeout: above the longest job.
         return {"visibility_timeout": int(app.config.get("CELERY_VISIBILITY_TIMEOUT", 6 * 3600))}

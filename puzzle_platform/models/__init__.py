@@ -1,12 +1,14 @@
 """Typed SQLAlchemy models, one module per concern; import from here."""
 from .artifact import Artifact
+from .discussion import Post
 from .job import Job
 from .puzzle import Figure, Puzzle, Question
+from .ratelimit import RateCounter
 from .site import Setting
 from .submission import GradeChange, Score, Submission
 from .user import ApiToken, Cohort, CohortMember, User
 
 __all__ = [
     "ApiToken", "Artifact", "Cohort", "CohortMember", "Figure", "GradeChange", "Job",
-    "Puzzle", "Question", "Score", "Setting", "Submission", "User",
+    "Post", "Puzzle", "Question", "RateCounter", "Score", "Setting", "Submission", "User",
 ]

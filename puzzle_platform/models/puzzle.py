@@ -31,6 +31,9 @@ class Puzzle(db.Model):
     reveal_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published: Mapped[bool] = mapped_column(default=True)
     source_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # "files": managed by `puzzles sync`; "web": authored in the mentor area.
+    origin: Mapped[str] = mapped_column(sa.String(8), default="files")
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

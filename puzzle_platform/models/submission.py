@@ -43,10 +43,14 @@ class Submission(db.Model):
     feedback: Mapped[str] = mapped_column(sa.Text, default="")
     artifact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("artifacts.id"))
     source: Mapped[str] = mapped_column(sa.String(16), default="web")
+    # A mentor's override wins over the grader until removed; regrading leaves it alone.
+    override_points: Mapped[float | None]
+    override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    overridden_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
     question: Mapped[Question | None] = relationship()
 
 
