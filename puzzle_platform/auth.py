@@ -30,7 +30,3 @@ def mentor_required(view):
             abort(403, "Mentors only.")
         return view(*args, **kwargs)
     return wrapped
-
-
-def viewer_is_mentor() -> bool:
-    return bool(current_user.is_authenticated and current_user.is_mentor)

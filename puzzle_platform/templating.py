@@ -29,6 +29,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["points"] = fmt_points
     app.jinja_env.filters["iso"] = iso
 
+    def has_endpoint(name: str) -> bool:
+        return name in app.view_functions
+
     @app.context_processor
     def _globals() -> dict:
-        return {"now": utcnow(), "site_name": app.config["SITE_NAME"]}
+        return {"now": utcnow(), "site_name": app.config["SITE_NAME"], "has_endpoint": has_endpoint}

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth import mentor_required, viewer_is_mentor
+from ..access import viewer_is_mentor
+from ..auth import mentor_required
 from ..extensions import db
 from ..leaderboard import RULES, Entry, is_public, standings
 from ..models import Cohort, CohortMember, Puzzle, Setting

@@ -5,21 +5,13 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth import viewer_is_mentor
+from ..access import viewer_is_mentor, visible_puzzle
 from ..extensions import db
 from ..models import Job, Puzzle
 from ..puzzle_page import figure_views, question_views
 from ..submissions import submit
 
 bp = Blueprint("puzzles", __name__)
-
-
-def _visible_puzzle(slug: str) -> Puzzle:
-    """The puzzle if this viewer may see it: released, or any state for mentors."""
-    puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
-    if puzzle is None or (not puzzle.is_released() and not viewer_is_mentor()):
-        abort(404, "No such puzzle (or it is not released yet).")
-    return puzzle
 
 
 @bp.get("/")
@@ -41,13 +33,13 @@ def _render(puzzle: Puzzle, errors: dict[str, str] | None = None, form: dict | N
 
 @bp.get("/puzzles/<slug>")
 def show(slug: str):
-    return _render(_visible_puzzle(slug))
+    return _render(visible_puzzle(slug))
 
 
 @bp.post("/puzzles/<slug>/questions/<key>")
 @login_required
 def answer(slug: str, key: str):
-    puzzle = _visible_puzzle(slug)
+    puzzle = visible_puzzle(slug)
     outcome = submit(current_user, puzzle, key, request.form.to_dict())
     if outcome.status in (201, 202):
         flash(outcome.message, "success" if outcome.status == 201 else "info")
@@ -62,7 +54,7 @@ def answer(slug: str, key: str):
 @bp.get("/puzzles/<slug>/progress.json")
 def progress(slug: str):
     """Job progress for figures not computed yet (polled by the page); no statistics here."""
-    puzzle = _visible_puzzle(slug)
+    puzzle = visible_puzzle(slug)
     out = []
     for view in figure_views(puzzle):
         job = view.job
