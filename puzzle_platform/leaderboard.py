@@ -59,32 +59,36 @@ def bump_generation() -> None:
 
 
 def _query(puzzle_id: int | None, cohort_id: int | None) -> list[Entry]:
-    points = sa.func.sum(Score.points).label("points")
-    reached = sa.func.max(Score.reached_at).label("reached")
-    solved = sa.func.sum(sa.case((Score.solved.is_(True), 1), else_=0)).label("solved")
-    stmt = (
-        sa.select(Score.user_id, User.display_name, points, reached, solved,
-                  sa.func.count().label("answered"))
-        .join(User, User.id == Score.user_id)
-        .where(User.role == "scholar")
-        .group_by(Score.user_id, User.display_name)
-        .order_by(points.desc(), reached, Score.user_id)
-    )
+    """Totals per user in a subquery (a covering index scan, no group-by sort), then names.
+
+    Totals are rounded to 4 places before ordering so that float sums of equal points tie
+    exactly and the earliest-reached rule decides.
+    """
+    agg = (sa.select(Score.user_id,
+                     sa.func.round(sa.func.sum(Score.points), 4).label("points"),
+                     sa.func.max(Score.reached_at).label("reached"),
+                     sa.func.sum(sa.case((Score.solved.is_(True), 1), else_=0)).label("solved"),
+                     sa.func.count().label("answered"))
+           .group_by(Score.user_id))
     if puzzle_id is not None:
-        stmt = stmt.where(Score.puzzle_id == puzzle_id)
+        agg = agg.where(Score.puzzle_id == puzzle_id)
     if cohort_id is not None:
-        stmt = stmt.join(CohortMember, CohortMember.user_id == Score.user_id).where(
-            CohortMember.cohort_id == cohort_id)
+        agg = agg.where(Score.user_id.in_(
+            sa.select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
+    totals = agg.subquery()
+    stmt = (sa.select(totals.c.user_id, User.display_name, totals.c.points, totals.c.reached,
+                      totals.c.solved, totals.c.answered)
+            .join(User, User.id == totals.c.user_id).where(User.role == "scholar")
+            .order_by(totals.c.points.desc(), totals.c.reached, totals.c.user_id))
     entries: list[Entry] = []
     prev_key, rank = None, 0
     for i, row in enumerate(db.session.execute(stmt)):
-        reached_at = Score.reached_at.type.process_result_value(row.reached, None) \
-            if not isinstance(row.reached, datetime) or row.reached.tzinfo is None else row.reached
-        key = (round(row.points, 6), reached_at)
+        points = float(row.points or 0)
+        key = (points, row.reached)
         if key != prev_key:
             rank, prev_key = i + 1, key
-        entries.append(Entry(rank, row.user_id, row.display_name, round(row.points, 4),
-                             int(row.solved or 0), int(row.answered), reached_at))
+        entries.append(Entry(rank, row.user_id, row.display_name, points,
+                             int(row.solved or 0), int(row.answered), row.reached))
     return entries
 
 

@@ -65,11 +65,13 @@ class Score(db.Model):
     __tablename__ = "scores"
     __table_args__ = (
         sa.UniqueConstraint("user_id", "question_id"),
-        sa.Index("ix_scores_puzzle_user", "puzzle_id", "user_id"),
+        # Covering indexes for the leaderboard's per-user totals (season, and per puzzle).
+        sa.Index("ix_scores_user_cover", "user_id", "points", "reached_at", "solved"),
+        sa.Index("ix_scores_puzzle_cover", "puzzle_id", "user_id", "points", "reached_at", "solved"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
     puzzle_id: Mapped[int] = mapped_column(sa.ForeignKey("puzzles.id"))
     points: Mapped[float]
