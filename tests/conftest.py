@@ -112,10 +112,12 @@ def sync(runner):
 
 @pytest.fixture(scope="session")
 def tiny_model_dirs(tmp_path_factory) -> dict[str, Path]:
-    """Random tiny GPT-Neo and GPT-2 saved with save_pretrained (no tokenizer files, as a
-    user's local directory might be), booted by the worker through TransformerBridge."""
+    """Random tiny GPT-Neo, GPT-2 (learned positions, tied embeddings) and Llama (rotary: no
+    W_pos) saved with save_pretrained only (no tokenizer files, as a user's local directory
+    might be), booted by the worker through TransformerBridge."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoConfig, GPTNeoForCausalLM
+    from transformers import (GPT2Config, GPT2LMHeadModel, GPTNeoConfig, GPTNeoForCausalLM,
+                              LlamaConfig, LlamaForCausalLM)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -127,6 +129,9 @@ def tiny_model_dirs(tmp_path_factory) -> dict[str, Path]:
             attention_types=[[["global", "local"], 1]], max_position_embeddings=64, **special)),
         "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=300, n_embd=32, n_layer=2, n_head=4,
                                            n_positions=64, **special)),
+        "llama": LlamaForCausalLM(LlamaConfig(
+            vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+            num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64, **special)),
     }
     base = tmp_path_factory.mktemp("tiny_models")
     for name, model in models.items():

@@ -1,0 +1,33 @@
+"""Registry of compute recipes: what a figure specification (recipe name + params) may say.
+
+Torch-free on purpose: the web process imports this to validate puzzle files. The code that
+runs a recipe lives in `puzzle_platform.worker` and is named here only as an import-path
+string (`RecipeSpec.runner`), resolved by the worker.
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+from ._spec import RecipeError, RecipeSpec
+from .embedding_cosine import SPEC as _EMBEDDING_COSINE
+
+RECIPES: Mapping[str, RecipeSpec] = MappingProxyType({
+    spec.name: spec for spec in (_EMBEDDING_COSINE,)
+})
+
+
+def recipe_names() -> tuple[str, ...]:
+    """Known recipe names, sorted (for error messages and listings)."""
+    return tuple(sorted(RECIPES))
+
+
+def get_recipe(name: str) -> RecipeSpec:
+    """The spec named `name`; RecipeError naming the known recipes otherwise."""
+    try:
+        return RECIPES[name]
+    except (KeyError, TypeError):
+        raise RecipeError(f"unknown recipe {name!r}; known: {', '.join(recipe_names())}") from None
+
+
+__all__ = ["RECIPES", "RecipeError", "RecipeSpec", "get_recipe", "recipe_names"]

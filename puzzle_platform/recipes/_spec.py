@@ -1,0 +1,111 @@
+"""RecipeSpec and small declarative parameter checkers (torch-free).
+
+A recipe declares its parameters as `Param`s; `RecipeSpec.validate_params` turns raw puzzle-file
+values into a normalised dict (every key present, defaults filled) or raises a RecipeError with
+one line naming the parameter, so a puzzle author sees exactly what to fix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+_MISSING: Any = object()
+
+
+class RecipeError(ValueError):
+    """A bad recipe name or parameter; str() is one line fit for a puzzle author."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: `parse(value)` returns the normalised value or raises ValueError(reason)."""
+
+    name: str
+    doc: str
+    parse: Callable[[Any], Any]
+    default: Any = _MISSING  # _MISSING: required
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """What the platform knows about a recipe without running it."""
+
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    runner: str  # "module.path:function", resolved only inside the worker
+    check: Callable[[dict, Mapping[str, Any]], None] = lambda params, raw: None
+    keys: Callable[[dict], frozenset[str]] = lambda params: frozenset()
+    param_doc: Mapping[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "param_doc", {p.name: p.doc for p in self.params})
+
+    def validate_params(self, raw: Mapping[str, Any] | None) -> dict:
+        """Normalised params (defaults filled) or RecipeError with a one-line reason."""
+        raw = dict(raw or {})
+        unknown = sorted(set(raw) - set(self.param_doc), key=str)
+        if unknown:
+            raise RecipeError(f"{self.name}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
+                              f"known: {', '.join(self.param_doc)}")
+        out: dict[str, Any] = {}
+        for p in self.params:
+            if p.name not in raw:
+                if p.required:
+                    raise RecipeError(f"{self.name}: parameter {p.name!r} is required ({p.doc})")
+                out[p.name] = p.default
+                continue
+            try:
+                out[p.name] = p.parse(raw[p.name])
+            except ValueError as exc:
+                raise RecipeError(f"{self.name}: parameter {p.name!r}: {exc}") from None
+        try:
+            self.check(out, raw)
+        except ValueError as exc:
+            raise RecipeError(f"{self.name}: {exc}") from None
+        return out
+
+    def statistic_keys(self, params: Mapping[str, Any]) -> frozenset[str]:
+        """Statistics a run with these (raw or normalised) params produces."""
+        return self.keys(self.validate_params(params))
+
+
+# --- parsers: each returns the normalised value or raises ValueError(reason) ---------------
+
+def choice(*options: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in options or not isinstance(value, str):
+            raise ValueError(f"must be one of {', '.join(map(repr, options))}, got {value!r}")
+        return value
+    return parse
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number, got {value!r}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+            raise ValueError(f"must be {bounds}, got {value}")
+        return value
+    return parse
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or "\n" in value:
+        raise ValueError(f"must be a non-empty one-line string, got {value!r}")
+    return value.strip()
+
+
+def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else parse(value)
