@@ -12,13 +12,14 @@ from .grading import on_artifact
 from .models import Artifact, GradeChange
 
 
-def content_key(recipe: str, params: dict, revision: str, code_version: str, statistics: dict) -> str:
+def content_key(recipe: str, params: dict, revision: str, code_version: str) -> str:
     """Same recipe, params, model revision and code version: the same computation.
 
-    The statistics are part of the key so that a nondeterministic or corrected result is a new
-    version (and regrades), while re-running an identical job adds nothing.
+    Re-running it (a duplicate delivery, a retry after a worker died) adds nothing; a new
+    model revision or a new code version (bumped when the maths changes) is a new version
+    of the truth and regrades.
     """
-    blob = json.dumps([recipe, params, revision, code_version, statistics], sort_keys=True, default=str)
+    blob = json.dumps([recipe, params, revision, code_version], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -27,7 +28,7 @@ def store_artifact(puzzle_id: int, figure_key: str, *, statistics: dict, figure:
                    job_id: int | None = None) -> tuple[Artifact, list[GradeChange]]:
     """Add a new artifact version (or return the identical existing one) and (re)grade. Commits."""
     key = content_key(recipe, params or {}, str(provenance.get("revision", "")),
-                      str(provenance.get("code_version", "")), statistics)
+                      str(provenance.get("code_version", "")))
     existing = db.session.scalar(sa.select(Artifact).where(
         Artifact.puzzle_id == puzzle_id, Artifact.figure_key == figure_key, Artifact.content_key == key))
     if existing is not None:
