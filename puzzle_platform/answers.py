@@ -25,6 +25,8 @@ def _number(raw: object, label: str) -> float:
         value = float(raw.strip() if isinstance(raw, str) else raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise AnswerError(f"{label.capitalize()} must be a number; got {str(raw)[:40]!r}.") from None
+    except OverflowError:  # a JSON integer too large for a float (API bodies)
+        raise AnswerError(f"{label.capitalize()} must be a finite number (it is too large).") from None
     if not math.isfinite(value):
         raise AnswerError(f"{label.capitalize()} must be a finite number (NaN and infinity are not accepted).")
     return value

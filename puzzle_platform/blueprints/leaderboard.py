@@ -5,14 +5,14 @@ import csv
 import io
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..access import viewer_is_mentor
 from ..auth import mentor_required
 from ..extensions import db
-from ..leaderboard import RULES, Entry, is_public, standings
-from ..models import Cohort, CohortMember, Puzzle, Setting
+from ..leaderboard import RULES, Entry, board_json, board_scope, is_public, standings
+from ..models import Cohort, Puzzle, Setting
 from ..timeutil import iso
 
 bp = Blueprint("leaderboard", __name__)
@@ -20,26 +20,9 @@ PAGE_SIZE = 100
 
 
 def _scope() -> tuple[Puzzle | None, Cohort | None]:
-    """Read ?puzzle=SLUG&cohort=SLUG and check this viewer may see that board."""
-    puzzle = cohort = None
-    if slug := request.args.get("puzzle"):
-        puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
-        if puzzle is None or (not puzzle.is_released() and not viewer_is_mentor()):
-            abort(404, "No such puzzle.")
-    if slug := request.args.get("cohort"):
-        cohort = db.session.scalar(sa.select(Cohort).where(Cohort.slug == slug))
-        if cohort is None:
-            abort(404, "No such cohort.")
-        if cohort.leaderboard_private and not viewer_is_mentor():
-            member = current_user.is_authenticated and db.session.scalar(
-                sa.select(CohortMember.id).where(CohortMember.cohort_id == cohort.id,
-                                                 CohortMember.user_id == current_user.id))
-            if not member:
-                abort(403 if current_user.is_authenticated else 401,
-                      "This cohort's leaderboard is visible to its members and mentors only.")
-    if not is_public() and not current_user.is_authenticated:
-        abort(401, "The leaderboard is private: log in to see it.")
-    return puzzle, cohort
+    """Read ?puzzle=SLUG&cohort=SLUG; the permission rule itself is leaderboard.board_scope."""
+    viewer = current_user if current_user.is_authenticated else None
+    return board_scope(viewer, request.args.get("puzzle"), request.args.get("cohort"))
 
 
 def _entries() -> tuple[Puzzle | None, Cohort | None, list[Entry]]:
@@ -66,14 +49,7 @@ def show():
 
 @bp.get("/leaderboard.json")
 def as_json():
-    puzzle, cohort, entries = _entries()
-    return jsonify({
-        "scope": {"puzzle": puzzle.slug if puzzle else None, "cohort": cohort.slug if cohort else None},
-        "rules": RULES,
-        "entries": [{"rank": e.rank, "display_name": e.display_name, "points": e.points,
-                     "solved": e.solved, "answered": e.answered, "reached_at": iso(e.reached_at)}
-                    for e in entries],
-    })
+    return jsonify(board_json(*_scope()))
 
 
 @bp.get("/leaderboard.csv")

@@ -1,0 +1,180 @@
+"""client/mip_client.py against a real HTTP server (the app under werkzeug's server on a
+loopback port, in a thread), as a notebook would use it."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+import textwrap
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from puzzle_platform.extensions import db
+from puzzle_platform.models import ApiToken, User
+from puzzle_platform.timeutil import utcnow
+from tests.helpers import add_artifact, write_puzzle
+
+CLIENT_PATH = Path(__file__).resolve().parent.parent / "client" / "mip_client.py"
+TRUTH = 0.6172839
+
+_spec = importlib.util.spec_from_file_location("mip_client", CLIENT_PATH)
+mip_client = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mip_client)
+
+QUESTIONS = textwrap.dedent("""
+    [[questions]]
+    key = "mean"
+    prompt = "Predict the mean cosine."
+    kind = "numeric"
+    grader = "interval"
+    grader_params = { scale = 0.5 }
+    statistic = "fig.mean_cos"
+    points = 10
+    max_attempts = 3
+
+    [[questions]]
+    key = "spread"
+    prompt = "Predict the standard deviation, with a 90% interval."
+    kind = "interval"
+    grader = "interval"
+    grader_params = { scale = 0.5 }
+    statistic = "fig.std_cos"
+    points = 10
+    max_attempts = 1
+
+    [[questions]]
+    key = "pick"
+    prompt = "Which one?"
+    kind = "choice"
+    grader = "choice"
+    choices = ["alpha", "beta"]
+    truth = "beta"
+    points = 5
+""")
+
+
+def _issue(app, username: str) -> str:
+    with app.app_context():
+        user = User(username=username, email=f"{username}@example.org", role="scholar",
+                    display_name=username.title())
+        user.set_password("correct horse battery")
+        db.session.add(user)
+        db.session.flush()
+        _, plain = ApiToken.issue(user, "notebook")
+        db.session.commit()
+        return plain
+
+
+@pytest.fixture
+def server(app, puzzles_dir, sync):
+    """The app served over HTTP on 127.0.0.1 (a free port) for the duration of a test."""
+    write_puzzle(puzzles_dir, questions=QUESTIONS)
+    sync()
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": TRUTH, "std_cos": 0.2})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(5)
+
+
+def test_client_uses_the_standard_library_only():
+    tree = ast.parse(CLIENT_PATH.read_text())
+    modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for alias in node.names}
+    modules |= {node.module.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert modules - {"__future__"} <= set(sys.stdlib_module_names)
+
+
+def test_notebook_flow_read_submit_point_and_interval_grades(app, server):
+    token = _issue(app, "ada")
+    client = mip_client.Client(server + "/", token)
+    assert token not in repr(client)
+    assert client.me()["username"] == "ada"
+    assert [p["slug"] for p in client.puzzles()] == ["test-puzzle"]
+
+    puzzle = client.puzzle("test-puzzle")
+    assert [q["key"] for q in puzzle["questions"]] == ["mean", "spread", "pick"]
+    assert puzzle["figures"][0]["figure"]["data"]
+    assert "answer_md" not in puzzle and "truth" not in puzzle["questions"][0]
+
+    point = client.submit("test-puzzle", "mean", value=TRUTH)
+    assert (point["status"], point["correct"], point["points"]) == ("graded", True, 10)
+    interval = client.submit("test-puzzle", "spread", value="0.25", lower=0.1, upper=0.3)
+    assert interval["status"] == "graded" and 0 < interval["points"] < 10
+    assert interval["payload"] == {"value": 0.25, "lower": 0.1, "upper": 0.3}
+    assert client.submit("test-puzzle", "pick", choice="beta")["correct"] is True
+
+    mine = client.my_submissions("test-puzzle")
+    assert [s["question"] for s in mine] == ["mean", "spread", "pick"]
+    assert client.my_submissions() == mine
+    board = client.leaderboard(puzzle="test-puzzle")
+    assert board["entries"][0]["display_name"] == "Ada" and board["entries"][0]["rank"] == 1
+    assert client.leaderboard()["scope"] == {"puzzle": None, "cohort": None}
+
+
+def test_client_accepts_numpy_style_scalars(app, server):
+    class Scalar:  # stands in for numpy.float32, which json cannot serialise
+        def __init__(self, v):
+            self.v = v
+
+        def item(self):
+            return self.v
+
+    client = mip_client.Client(server + "/api/v1", _issue(app, "ada"))
+    sub = client.submit("test-puzzle", "mean", value=Scalar(0.5), lower=Scalar(0.4), upper=Scalar(0.9))
+    assert sub["payload"] == {"value": 0.5, "lower": 0.4, "upper": 0.9}
+
+
+def test_refusals_raise_mip_error_with_the_servers_message(app, server):
+    client = mip_client.Client(server, _issue(app, "ada"))
+    cases = [
+        (lambda: client.submit("test-puzzle", "mean", value=float("nan")), 400, "finite"),
+        (lambda: client.submit("test-puzzle", "mean", value=0.5, lower=0.9, upper=0.6), 400, "lower end"),
+        (lambda: client.submit("test-puzzle", "spread", value=0.2), 400, "90% interval"),
+        (lambda: client.submit("test-puzzle", "nope", value=0.2), 404, "Unknown question"),
+        (lambda: client.puzzle("no-such-puzzle"), 404, "No such puzzle"),
+        (lambda: client.my_submissions("no/such puzzle"), 404, "No such puzzle"),
+    ]
+    for call, status, text in cases:
+        with pytest.raises(mip_client.MIPError) as err:
+            call()
+        assert err.value.status == status and text in err.value.message, err.value
+
+    with pytest.raises(mip_client.MIPError) as err:
+        mip_client.Client(server, "mip_wrong").me()
+    assert err.value.status == 401 and "Unknown API token" in err.value.message
+
+
+def test_wait_after_a_wrong_answer_gives_retry_after(app, server):
+    client = mip_client.Client(server, _issue(app, "ada"))
+    assert client.submit("test-puzzle", "mean", value=-0.9)["correct"] is False
+    with pytest.raises(mip_client.MIPError) as err:
+        client.submit("test-puzzle", "mean", value=-0.8)
+    assert err.value.status == 429 and 50 <= err.value.retry_after <= 60
+    assert "wait" in err.value.message
+
+
+def test_revoked_token_and_unreachable_server(app, server):
+    token = _issue(app, "ada")
+    with app.app_context():
+        row = db.session.scalar(sa.select(ApiToken))
+        row.revoked_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    with pytest.raises(mip_client.MIPError) as err:
+        mip_client.Client(server, token).puzzles()
+    assert err.value.status == 401 and "revoked" in err.value.message
+
+    port = int(server.rsplit(":", 1)[1])
+    with pytest.raises(mip_client.MIPError) as err:
+        mip_client.Client(server.replace(str(port), "1"), token, timeout=5).me()
+    assert err.value.status == 0 and "Could not reach" in err.value.message
+    with pytest.raises(ValueError):
+        mip_client.Client("puzzles.example.org", token)
