@@ -23,6 +23,8 @@ from .recipes import RecipeError, get_recipe
 from .timeutil import parse_utc
 
 FOLDER_RE = re.compile(r"^(\d{1,4})-([a-z0-9][a-z0-9-]{0,78})$")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
+MAX_NUMBER = 9999
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PUZZLE_KEYS = {"title", "summary", "release_at", "deadline_at", "reveal_at", "figures", "questions"}
 FIGURE_KEYS = {"key", "title", "recipe", "params"}
@@ -104,12 +106,17 @@ def _figure(raw: object, index: int) -> FigureSpec:
     if msg := _unknown(raw, FIGURE_KEYS, where):
         raise ValueError(msg)
     key = _key(raw, where)
+    if not isinstance(raw.get("params") or {}, dict):
+        raise ValueError(f"figure {key!r}: params must be a table, e.g. {{ model = \"gpt2-small\" }}")
     try:
         recipe = get_recipe(str(raw.get("recipe", "")))
         params = recipe.validate_params(dict(raw.get("params") or {}))
     except RecipeError as exc:
         raise ValueError(f"figure {key!r}: {exc}") from None
-    return FigureSpec(key, str(raw.get("title") or key), recipe.name, params)
+    title = str(raw.get("title") or key)
+    if len(title) > 200:
+        raise ValueError(f"figure {key!r}: title must be at most 200 characters")
+    return FigureSpec(key, title, recipe.name, params)
 
 
 def _question(raw: object, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
@@ -132,6 +139,8 @@ def _question(raw: object, index: int, figures: dict[str, FigureSpec]) -> Questi
             raise ValueError(f"{where}: a choice question needs a non-empty list of choices")
     elif choices is not None:
         raise ValueError(f"{where}: choices are only for kind = \"choice\"")
+    if not isinstance(raw.get("grader_params") or {}, dict):
+        raise ValueError(f"{where}: grader_params must be a table, e.g. {{ scale = 0.5 }}")
     grader_params = dict(raw.get("grader_params") or {})
     if kind == "choice":
         grader_params.setdefault("options", choices)
@@ -166,9 +175,27 @@ def _question(raw: object, index: int, figures: dict[str, FigureSpec]) -> Questi
             grader.validate_truth(truth, grader_params)
         except GraderParamsError as exc:
             raise ValueError(f"{where}: truth: {exc}") from None
+    if len(str(raw.get("unit", ""))) > 32:
+        raise ValueError(f"{where}: unit must be at most 32 characters")
     return QuestionSpec(key, prompt.strip(), kind, grader.name, grader_params, float(points),
                         attempts, statistic, None if truth is None else {"value": truth},
                         str(raw.get("unit", "")), choices)
+
+
+def check_markdown(text: str) -> None:
+    """Markdown over the size limit is refused (files and web form alike); ValueError(reason)."""
+    if len(text) > MAX_MARKDOWN_CHARS:
+        raise ValueError(f"longer than {MAX_MARKDOWN_CHARS} characters")
+
+
+def check_identity(number: object, slug: object) -> tuple[int, str]:
+    """A puzzle's number and slug as its folder name `NN-slug` allows them; ValueError(reason)."""
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_NUMBER:
+        raise ValueError(f"number must be a whole number from 0 to {MAX_NUMBER}")
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise ValueError("slug must be lowercase letters, digits and -, starting with a letter or "
+                         "digit, at most 79 characters")
+    return number, slug
 
 
 def _markdown(folder: Path, name: str) -> str:
@@ -176,9 +203,57 @@ def _markdown(folder: Path, name: str) -> str:
     if not path.is_file():
         raise PuzzleFileError(path, "file is missing")
     text = path.read_text(encoding="utf-8")
-    if len(text) > MAX_MARKDOWN_CHARS:
-        raise PuzzleFileError(path, f"longer than {MAX_MARKDOWN_CHARS} characters")
+    try:
+        check_markdown(text)
+    except ValueError as exc:
+        raise PuzzleFileError(path, str(exc)) from None
     return text
+
+
+def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, answer_md: str,
+                    folder: Path) -> PuzzleSpec:
+    """Validate a puzzle.toml table plus its Markdown into a PuzzleSpec; ValueError(reason).
+
+    The one validation of a puzzle: the folder loader and the mentors' web form both call it,
+    so a puzzle accepted in one place is accepted in the other.
+    """
+    number, slug = check_identity(number, slug)
+    for name, text in (("statement", statement_md), ("answer", answer_md)):
+        try:
+            check_markdown(text)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    if msg := _unknown(data, PUZZLE_KEYS, "puzzle"):
+        raise ValueError(msg)
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError("title is required")
+    if len(title.strip()) > 200:
+        raise ValueError("title must be at most 200 characters")
+    summary = str(data.get("summary", "")).strip()
+    if len(summary) > 500:
+        raise ValueError("summary must be at most 500 characters")
+    times = {}
+    for name in ("release_at", "deadline_at", "reveal_at"):
+        if name not in data:
+            raise ValueError(f"{name} is required")
+        try:
+            times[name] = parse_utc(data[name] if isinstance(data[name], datetime) else str(data[name]))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    if not times["release_at"] <= times["deadline_at"] <= times["reveal_at"]:
+        raise ValueError("schedule must satisfy release_at <= deadline_at <= reveal_at")
+    figures = [_figure(f, i) for i, f in enumerate(data.get("figures") or [])]
+    fig_map = {f.key: f for f in figures}
+    if len(fig_map) != len(figures):
+        raise ValueError("figure keys must be unique")
+    questions = [_question(q, i, fig_map) for i, q in enumerate(data.get("questions") or [])]
+    if len({q.key for q in questions}) != len(questions):
+        raise ValueError("question keys must be unique")
+    if not questions:
+        raise ValueError("a puzzle needs at least one question")
+    return PuzzleSpec(folder, number, slug, title.strip(), summary, statement_md, answer_md,
+                      times["release_at"], times["deadline_at"], times["reveal_at"], figures, questions)
 
 
 def load_puzzle(folder: Path) -> PuzzleSpec:
@@ -194,36 +269,13 @@ def load_puzzle(folder: Path) -> PuzzleSpec:
     except tomllib.TOMLDecodeError as exc:
         raise PuzzleFileError(toml_path, f"not valid TOML: {exc}") from None
     try:
-        if msg := _unknown(data, PUZZLE_KEYS, "puzzle"):
-            raise ValueError(msg)
-        title = data.get("title")
-        if not isinstance(title, str) or not title.strip():
-            raise ValueError("title is required")
-        times = {}
-        for name in ("release_at", "deadline_at", "reveal_at"):
-            if name not in data:
-                raise ValueError(f"{name} is required")
-            try:
-                times[name] = parse_utc(data[name] if isinstance(data[name], datetime) else str(data[name]))
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-        if not times["release_at"] <= times["deadline_at"] <= times["reveal_at"]:
-            raise ValueError("schedule must satisfy release_at <= deadline_at <= reveal_at")
-        figures = [_figure(f, i) for i, f in enumerate(data.get("figures") or [])]
-        fig_map = {f.key: f for f in figures}
-        if len(fig_map) != len(figures):
-            raise ValueError("figure keys must be unique")
-        questions = [_question(q, i, fig_map) for i, q in enumerate(data.get("questions") or [])]
-        if len({q.key for q in questions}) != len(questions):
-            raise ValueError("question keys must be unique")
-        if not questions:
-            raise ValueError("a puzzle needs at least one question")
+        spec = spec_from_table(data, number=int(match.group(1)), slug=match.group(2),
+                               statement_md="", answer_md="", folder=folder)
     except ValueError as exc:
         raise PuzzleFileError(toml_path, str(exc)) from None
-    return PuzzleSpec(folder, int(match.group(1)), match.group(2), title.strip(),
-                      str(data.get("summary", "")).strip(), _markdown(folder, "statement.md"),
-                      _markdown(folder, "answer.md"), times["release_at"], times["deadline_at"],
-                      times["reveal_at"], figures, questions)
+    spec.statement_md = _markdown(folder, "statement.md")
+    spec.answer_md = _markdown(folder, "answer.md")
+    return spec
 
 
 def load_all(root: Path) -> list[PuzzleSpec]:
@@ -239,3 +291,4 @@ def load_all(root: Path) -> list[PuzzleSpec]:
                 raise PuzzleFileError(spec.folder, f"{attr} {value} is also used by {seen[value].name}")
             seen[value] = spec.folder
     return specs
+

@@ -77,8 +77,12 @@ def _sync_children(puzzle: Puzzle, spec: PuzzleSpec, lines: list[str]) -> list[Q
     return to_regrade
 
 
-def sync_puzzles(specs: list[PuzzleSpec]) -> list[str]:
-    """Apply all specs in one transaction; returns the change report. Rolls back on error."""
+def sync_puzzles(specs: list[PuzzleSpec], new_attrs: dict | None = None) -> list[str]:
+    """Apply all specs in one transaction; returns the change report. Rolls back on error.
+
+    `new_attrs` are set on puzzles this call creates (the mentor area: origin="web", its
+    author, unpublished), so a web-authored puzzle is saved by exactly the sync's rules.
+    """
     lines: list[str] = []
     try:
         by_slug = {p.slug: p for p in db.session.scalars(sa.select(Puzzle))}
@@ -94,7 +98,7 @@ def sync_puzzles(specs: list[PuzzleSpec]) -> list[str]:
                 lines.append(f"= {spec.number:02d}-{spec.slug}: unchanged")
                 continue
             if puzzle is None:
-                puzzle = Puzzle(slug=spec.slug)
+                puzzle = Puzzle(slug=spec.slug, **(new_attrs or {}))
                 db.session.add(puzzle)
                 _assign(puzzle, spec, PUZZLE_FIELDS)
                 lines.append(f"+ {spec.number:02d}-{spec.slug}: created")

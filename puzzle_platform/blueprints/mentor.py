@@ -1,6 +1,206 @@
-"""Mentor area: authoring puzzles."""
+"""Mentor area: the dashboard, authoring puzzles, computing, previewing, publishing, export.
+
+Mentors and admins only (mentor_required on every route: anonymous 401, scholars 403). The
+services live in puzzle_platform.authoring; these views only translate HTTP to them.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
+from flask_login import current_user
+
+from graders import GRADERS
+
+from ..access import visible_puzzle
+from ..auth import mentor_required
+from ..authoring import (AuthoringError, PuzzleForm, create_puzzle, duplicate_puzzle,
+                         export_puzzle, set_published, timezones, update_puzzle)
+from ..extensions import db
+from ..grading import latest_artifact, resolve_truth
+from ..markdown import MAX_MARKDOWN_CHARS, render_markdown
+from ..models import Job, Puzzle, Submission
+from ..puzzle_page import figure_views, question_views
+from ..recipes import RECIPES
 
 bp = Blueprint("mentor", __name__, url_prefix="/mentor")
+
+
+@bp.get("")
+@mentor_required
+def index():
+    """Every puzzle in any state, where it came from, and the recent jobs."""
+    puzzles = db.session.scalars(sa.select(Puzzle).order_by(Puzzle.number.desc())).all()
+    counts = dict(db.session.execute(
+        sa.select(Submission.puzzle_id, sa.func.count()).group_by(Submission.puzzle_id)).all())
+    jobs = db.session.execute(
+        sa.select(Job, Puzzle.slug).outerjoin(Puzzle, Puzzle.id == Job.puzzle_id)
+        .order_by(Job.id.desc()).limit(50)).all()
+    return render_template("mentor/index.html", puzzles=puzzles, counts=counts, jobs=jobs)
+
+
+def _editor(form: PuzzleForm, puzzle: Puzzle | None, error: str | None = None, status: int = 200,
+            fresh: bool = False):
+    """The authoring form with the registries' documentation beside it."""
+    return render_template(
+        "mentor/edit.html", form=form, puzzle=puzzle, error=error, zones=timezones(),
+        graders=sorted(GRADERS.values(), key=lambda g: g.name),
+        recipes=sorted(RECIPES.values(), key=lambda r: r.name), fresh=fresh,
+        max_markdown=MAX_MARKDOWN_CHARS), status
+
+
+NEW_QUESTIONS = '''[[figures]]
+key = "fig"
+title = "What the worker computes"
+recipe = "embedding_cosine"
+params = { model = "gpt2-small" }
+
+[[questions]]
+key = "mean"
+prompt = "What is the mean pairwise cosine similarity?"
+kind = "numeric"
+grader = "interval"
+grader_params = { scale = 0.5 }
+statistic = "fig.mean_cos"
+points = 10
+max_attempts = 1
+'''
+
+
+@bp.route("/puzzles/new", methods=["GET", "POST"])
+@mentor_required
+def new():
+    if request.method == "GET":
+        number = (db.session.scalar(sa.select(sa.func.max(Puzzle.number))) or 0) + 1
+        return _editor(PuzzleForm(number=str(number), spec_toml=NEW_QUESTIONS), None, fresh=True)
+    form = PuzzleForm.from_request(request.form)
+    try:
+        puzzle = create_puzzle(form, current_user)
+    except AuthoringError as exc:
+        return _editor(form, None, str(exc), 400)
+    flash(f"Created puzzle {puzzle.number} ({puzzle.slug}), unpublished: scholars see it only "
+          "once you publish it.", "success")
+    return redirect(url_for("mentor.puzzle", slug=puzzle.slug), 303)
+
+
+@bp.route("/puzzles/<slug>/edit", methods=["GET", "POST"])
+@mentor_required
+def edit(slug: str):
+    puzzle = visible_puzzle(slug, mentor=True)
+    if request.method == "GET":
+        return _editor(PuzzleForm.from_puzzle(puzzle), puzzle, fresh=True)
+    form = PuzzleForm.from_request(request.form)
+    try:
+        lines = update_puzzle(puzzle, form)
+    except AuthoringError as exc:
+        return _editor(form, puzzle, str(exc), 400)
+    flash("Saved. " + "; ".join(line.strip() for line in lines), "success")
+    return redirect(url_for("mentor.puzzle", slug=slug), 303)
+
+
+@bp.post("/preview")
+@mentor_required
+def preview_markdown():
+    """Live preview for the editor: the same sanitising renderer scholars' pages use."""
+    data = request.get_json(silent=True) if request.is_json else request.form
+    text = data.get("markdown", "") if hasattr(data, "get") else None
+    if not isinstance(text, str):
+        abort(400, "markdown must be a string")
+    if len(text) > MAX_MARKDOWN_CHARS:
+        abort(400, f"longer than {MAX_MARKDOWN_CHARS} characters")
+    return jsonify({"html": str(render_markdown(text))})
+
+
+def _overview(puzzle: Puzzle, error: str | None = None, status: int = 200):
+    truths = {}
+    for q in puzzle.questions:  # mentors may see the truth at any time
+        truth = resolve_truth(q)
+        truths[q.key] = truth.value if truth else None
+    counts = dict(db.session.execute(
+        sa.select(Submission.question_id, sa.func.count()).where(Submission.puzzle_id == puzzle.id)
+        .group_by(Submission.question_id)).all())
+    jobs = db.session.scalars(sa.select(Job).where(Job.puzzle_id == puzzle.id)
+                              .order_by(Job.id.desc()).limit(20)).all()
+    artifacts = {f.key: latest_artifact(puzzle.id, f.key) for f in puzzle.figures}
+    return render_template("mentor/puzzle.html", puzzle=puzzle, state=puzzle.state(), truths=truths,
+                           counts=counts, jobs=jobs, figures=figure_views(puzzle), artifacts=artifacts,
+                           error=error, puzzles_dir=current_app.config["PUZZLES_DIR"]), status
+
+
+@bp.get("/puzzles/<slug>")
+@mentor_required
+def puzzle(slug: str):
+    return _overview(visible_puzzle(slug, mentor=True))
+
+
+@bp.post("/puzzles/<slug>/compute")
+@mentor_required
+def compute(slug: str):
+    from ..jobs.queue import enqueue_puzzle
+
+    puzzle = visible_puzzle(slug, mentor=True)
+    if not puzzle.figures:
+        return _overview(puzzle, "This puzzle has no figures to compute (its truths are literals).", 400)
+    jobs = enqueue_puzzle(puzzle)
+    flash(f"Computing {len(jobs)} figure(s): job(s) {', '.join(str(j.id) for j in jobs)}.", "success")
+    return redirect(url_for("mentor.puzzle", slug=slug), 303)
+
+
+@bp.get("/puzzles/<slug>/preview")
+@mentor_required
+def preview(slug: str):
+    """The scholar's page as it will look once live: no answer, no truth, no attempts."""
+    puzzle = visible_puzzle(slug, mentor=True)
+    questions = question_views(puzzle, None, False)
+    for view in questions:  # a scholar who has not answered yet
+        view.attempts_left = view.question.max_attempts
+    flash("Preview: this is what a scholar sees while the puzzle is live (submitting is off here).", "info")
+    return render_template(
+        "puzzle.html", puzzle=puzzle, state="live", revealed=False, mentor=False, preview=True,
+        figures=figure_views(puzzle), questions=questions, errors={}, form={})
+
+
+@bp.post("/puzzles/<slug>/publish")
+@mentor_required
+def publish(slug: str):
+    puzzle = visible_puzzle(slug, mentor=True)
+    set_published(puzzle, True)
+    flash(f"Published: scholars see it from {puzzle.release_at:%Y-%m-%d %H:%M} UTC "
+          f"(now {puzzle.state()}).", "success")
+    return redirect(url_for("mentor.puzzle", slug=slug), 303)
+
+
+@bp.post("/puzzles/<slug>/unpublish")
+@mentor_required
+def unpublish(slug: str):
+    puzzle = visible_puzzle(slug, mentor=True)
+    set_published(puzzle, False)
+    flash("Unpublished: scholars see it as upcoming until you publish it again.", "success")
+    return redirect(url_for("mentor.puzzle", slug=slug), 303)
+
+
+@bp.post("/puzzles/<slug>/duplicate")
+@mentor_required
+def duplicate(slug: str):
+    puzzle = visible_puzzle(slug, mentor=True)
+    try:
+        copy = duplicate_puzzle(puzzle, request.form.get("number", ""), request.form.get("slug", ""),
+                                current_user)
+    except AuthoringError as exc:
+        return _overview(puzzle, f"Not duplicated: {exc}", 400)
+    flash(f"Duplicated as puzzle {copy.number} ({copy.slug}), unpublished.", "success")
+    return redirect(url_for("mentor.puzzle", slug=copy.slug), 303)
+
+
+@bp.post("/puzzles/<slug>/export")
+@mentor_required
+def export(slug: str):
+    puzzle = visible_puzzle(slug, mentor=True)
+    try:
+        folder = export_puzzle(puzzle, Path(current_app.config["PUZZLES_DIR"]))
+    except AuthoringError as exc:
+        return _overview(puzzle, str(exc), 409)
+    flash(f"Exported to {folder}; `manage.py puzzles sync` now reads it back unchanged.", "success")
+    return redirect(url_for("mentor.puzzle", slug=slug), 303)

@@ -46,6 +46,25 @@ def list_() -> None:
         click.echo(f"{p.number:>3}  {p.slug:<40} {p.state():<9} {p.title}  [{keys}]")
 
 
+@puzzles.command("export")
+@click.argument("slug")
+@click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write NN-slug/ into (default: PUZZLES_DIR).")
+@with_appcontext
+def export(slug: str, root: Path | None) -> None:
+    """Write SLUG (e.g. authored on the web) to NN-slug/, which `puzzles sync` reads back unchanged."""
+    from ..authoring import AuthoringError, export_puzzle
+
+    puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
+    if puzzle is None:
+        raise click.ClickException(f"no puzzle {slug!r}; see `manage.py puzzles list`")
+    try:
+        folder = export_puzzle(puzzle, root or Path(current_app.config["PUZZLES_DIR"]))
+    except AuthoringError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"exported {slug} to {folder}")
+
+
 @puzzles.command("compute")
 @click.argument("slug")
 @click.option("--wait", is_flag=True, help="Wait for the jobs and print their progress.")

@@ -1,0 +1,234 @@
+"""Mentors authoring puzzles on the web: form -> the puzzle-file validator -> the sync.
+
+A web-authored puzzle is validated by `puzzle_files.spec_from_table` and saved by
+`puzzle_sync.sync_puzzles`, exactly as a puzzle folder is, so the two can never disagree,
+and its export is a folder that `puzzles sync` reads back as "unchanged". Nothing here is
+half-applied: a refusal (AuthoringError) leaves the database as it was.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import Puzzle, User
+from .puzzle_files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
+                           load_puzzle, spec_from_table)
+from .puzzle_sync import SyncError, sync_puzzles
+from .puzzle_writer import dump_toml, spec_to_table, write_puzzle_folder
+
+TIME_FIELDS = ("release_at", "deadline_at", "reveal_at")
+MAX_SPEC_CHARS = 100_000
+
+
+class AuthoringError(ValueError):
+    """Bad input or a conflict; the message says what to fix. Nothing was changed."""
+
+
+@dataclass
+class PuzzleForm:
+    """The authoring form as typed (strings), so a refused form is shown again unchanged."""
+
+    number: str = ""
+    slug: str = ""
+    title: str = ""
+    summary: str = ""
+    statement_md: str = ""
+    answer_md: str = ""
+    release_at: str = ""
+    deadline_at: str = ""
+    reveal_at: str = ""
+    tz: str = "UTC"
+    spec_toml: str = ""
+
+    @classmethod
+    def from_request(cls, form: Mapping[str, str]) -> "PuzzleForm":
+        # Browsers send textarea lines as CRLF; files are read with universal newlines, so
+        # normalise here or a web puzzle would never hash equal to its own export.
+        return cls(**{f.name: str(form.get(f.name, f.default) or "").replace("\r\n", "\n").replace("\r", "\n")
+                      for f in fields(cls)})
+
+    @classmethod
+    def from_puzzle(cls, puzzle: Puzzle, tz: str = "UTC") -> "PuzzleForm":
+        zone = zone_named(tz)
+        spec = spec_from_puzzle(puzzle)
+        table = spec_to_table(spec)
+        children = {k: table[k] for k in ("figures", "questions") if k in table}
+        return cls(str(puzzle.number), puzzle.slug, puzzle.title, puzzle.summary,
+                   puzzle.statement_md, puzzle.answer_md,
+                   *(local_input(getattr(puzzle, name), zone) for name in TIME_FIELDS),
+                   tz, dump_toml(children))
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def timezones() -> tuple[str, ...]:
+    """Zone names for the form's select: UTC first, then the IANA Area/Location names sorted
+    (what browsers report; not the database's own files such as localtime or posixrules)."""
+    names = (z for z in available_timezones()
+             if "/" in z and not z.startswith(("posix/", "right/", "SystemV/")))
+    return ("UTC", *sorted(names))
+
+
+def zone_named(name: str) -> ZoneInfo:
+    if name not in timezones():
+        raise AuthoringError(f"unknown time zone {name[:60]!r}; pick one from the list")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AuthoringError(f"unknown time zone {name[:60]!r}; pick one from the list") from None
+
+
+def local_input(dt: datetime, zone: ZoneInfo) -> str:
+    """A UTC time as the value of an <input type="datetime-local" step="1"> in `zone` (to the
+    second, so saving an untouched form never moves a file puzzle's schedule)."""
+    return dt.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _parse_local(text: str, zone: ZoneInfo, name: str) -> datetime:
+    try:
+        local = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise AuthoringError(f"{name}: enter a date and time, e.g. 2026-12-01T17:00") from None
+    if local.tzinfo is not None:
+        raise AuthoringError(f"{name}: give the time without an offset; the zone is chosen below it")
+    return local.replace(tzinfo=zone).astimezone(timezone.utc)
+
+
+def _parse_number(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,9}", text.strip()):
+        raise AuthoringError(f"number must be a whole number from 0 to {MAX_NUMBER}")
+    return int(text.strip())
+
+
+def spec_from_form(form: PuzzleForm) -> PuzzleSpec:
+    """Validate the form with the puzzle-file validator; AuthoringError(reason) if refused."""
+    number = _parse_number(form.number)
+    zone = zone_named(form.tz)
+    times = {name: _parse_local(getattr(form, name), zone, name) for name in TIME_FIELDS}
+    if len(form.spec_toml) > MAX_SPEC_CHARS:
+        raise AuthoringError(f"questions and figures: longer than {MAX_SPEC_CHARS} characters")
+    try:
+        children = tomllib.loads(form.spec_toml)
+    except tomllib.TOMLDecodeError as exc:
+        raise AuthoringError(f"questions and figures: not valid TOML: {exc}") from None
+    extra = sorted(set(children) - {"figures", "questions"})
+    if extra:
+        raise AuthoringError(f"questions and figures: only [[figures]] and [[questions]] tables "
+                             f"belong here (found {', '.join(extra)}); the other fields have their own inputs")
+    data = {"title": form.title, "summary": form.summary, **times, **children}
+    try:
+        return spec_from_table(data, number=number, slug=form.slug.strip(),
+                               statement_md=form.statement_md, answer_md=form.answer_md,
+                               folder=Path(f"{number:02d}-{form.slug.strip()}"))
+    except ValueError as exc:
+        raise AuthoringError(str(exc)) from None
+
+
+def spec_from_puzzle(puzzle: Puzzle) -> PuzzleSpec:
+    """The database puzzle as the spec it was saved from (the export's source)."""
+    return PuzzleSpec(
+        Path(f"{puzzle.number:02d}-{puzzle.slug}"), puzzle.number, puzzle.slug, puzzle.title,
+        puzzle.summary, puzzle.statement_md, puzzle.answer_md, puzzle.release_at,
+        puzzle.deadline_at, puzzle.reveal_at,
+        [FigureSpec(f.key, f.title, f.recipe, dict(f.params)) for f in puzzle.figures],
+        [QuestionSpec(q.key, q.prompt_md, q.kind, q.grader, dict(q.grader_params), float(q.points),
+                      q.max_attempts, q.statistic, q.truth_literal, q.unit, q.choices)
+         for q in puzzle.questions])
+
+
+def _check_unique(spec: PuzzleSpec, own_id: int | None) -> None:
+    """Slug and number are free (or this puzzle's own): refused with the owner's name."""
+    for column, value in ((Puzzle.slug, spec.slug), (Puzzle.number, spec.number)):
+        other = db.session.scalar(sa.select(Puzzle).where(column == value))
+        if other is not None and other.id != own_id:
+            raise AuthoringError(f"{column.key} {value} is already used by puzzle "
+                                 f"{other.number} ({other.slug})")
+
+
+def _save(spec: PuzzleSpec, new_attrs: dict | None = None) -> list[str]:
+    try:
+        return sync_puzzles([spec], new_attrs)
+    except SyncError as exc:
+        raise AuthoringError(str(exc).split(": ", 1)[-1]) from None
+    except IntegrityError:  # lost a race for the slug or number
+        raise AuthoringError("the slug or number was taken by another puzzle meanwhile; "
+                             "choose another") from None
+
+
+def _by_slug(slug: str) -> Puzzle:
+    return db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
+
+
+def create_puzzle(form: PuzzleForm, author: User) -> Puzzle:
+    """A new web puzzle, unpublished until a mentor publishes it."""
+    spec = spec_from_form(form)
+    _check_unique(spec, None)
+    _save(spec, {"origin": "web", "created_by": author.id, "published": False})
+    return _by_slug(spec.slug)
+
+
+def update_puzzle(puzzle: Puzzle, form: PuzzleForm) -> list[str]:
+    """Apply an edit by the sync's rules (regrades changed questions; keeps answered ones)."""
+    spec = spec_from_form(form)
+    if spec.slug != puzzle.slug:
+        raise AuthoringError("the slug cannot be changed (links and folders use it); "
+                             "duplicate the puzzle to get one with a new slug")
+    _check_unique(spec, puzzle.id)
+    return _save(spec)
+
+
+def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Puzzle:
+    """A copy under a new number and slug: statement, answer, schedule, figures, questions;
+    no attempts or computed artifacts. Unpublished."""
+    spec = spec_from_puzzle(puzzle)
+    try:
+        spec.number, spec.slug = check_identity(_parse_number(number), slug.strip())
+    except ValueError as exc:
+        raise AuthoringError(str(exc)) from None
+    spec.folder = Path(f"{spec.number:02d}-{spec.slug}")
+    _check_unique(spec, None)
+    _save(spec, {"origin": "web", "created_by": author.id, "published": False})
+    return _by_slug(spec.slug)
+
+
+def set_published(puzzle: Puzzle, published: bool) -> None:
+    """Unpublished puzzles are 'upcoming' to scholars whatever their schedule says."""
+    puzzle.published = published
+    db.session.commit()
+
+
+def export_puzzle(puzzle: Puzzle, root: Path) -> Path:
+    """Write the puzzle to `root/NN-slug/` so that `puzzles sync` reports it unchanged.
+
+    Refused when another folder under root already claims the slug or the number (the next
+    sync would fail on the duplicate). The written folder is read back and checked.
+    """
+    spec = spec_from_puzzle(puzzle)
+    name = f"{spec.number:02d}-{spec.slug}"
+    if root.is_dir():
+        for other in sorted(root.iterdir()):
+            match = FOLDER_RE.match(other.name)
+            if other.is_dir() and match and other.name != name and (
+                    match.group(2) == spec.slug or int(match.group(1)) == spec.number):
+                raise AuthoringError(f"cannot export to {root / name}: the folder {other.name} "
+                                     "already holds this slug or number; rename or remove it first")
+    folder = write_puzzle_folder(spec, root)
+    digest = load_puzzle(folder).source_hash()
+    if digest != spec.source_hash():  # a writer bug, not bad input: fail loudly
+        raise RuntimeError(f"export of {puzzle.slug} did not read back identically")
+    if puzzle.source_hash != digest:
+        puzzle.source_hash = digest  # the database holds exactly what the folder says
+        db.session.commit()
+    return folder

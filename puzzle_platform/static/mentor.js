@@ -1,0 +1,53 @@
+// Mentor area, progressive enhancement only: the forms work without it.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('input[name="csrf_token"]');
+
+  // Live Markdown preview: the server renders it with the same sanitiser as scholars' pages.
+  document.querySelectorAll("textarea[data-preview]").forEach(function (area) {
+    var out = document.getElementById(area.getAttribute("data-preview"));
+    var timer = null;
+    var render = function () {
+      var max = parseInt(area.getAttribute("data-max") || "0", 10);
+      if (max && area.value.length > max) {
+        out.textContent = "Too long: " + area.value.length + " characters (at most " + max + ").";
+        return;
+      }
+      fetch(area.getAttribute("data-preview-url"), {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "application/json",
+                  "X-CSRFToken": csrf ? csrf.value : ""},
+        body: JSON.stringify({markdown: area.value})
+      }).then(function (r) { return r.json(); }).then(function (data) {
+        if (data.html !== undefined) { out.innerHTML = data.html; }  // sanitised by the server (nh3)
+        else if (data.error) { out.textContent = data.error.message; }
+      }).catch(function () { out.textContent = "Preview unavailable."; });
+    };
+    area.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(render, 400); });
+    render();
+  });
+
+  // Time zone: default to the browser's zone on a fresh form, converting the UTC times shown.
+  var select = document.getElementById("tz");
+  var label = document.getElementById("tz-label");
+  function localValue(iso, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"}).formatToParts(new Date(iso))
+      .forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute + ":" + parts.second;
+  }
+  if (select) {
+    var browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var known = Array.prototype.some.call(select.options, function (o) { return o.value === browserZone; });
+    if (select.getAttribute("data-auto") && browserZone && known) {
+      select.value = browserZone;
+      document.querySelectorAll("input[data-utc]").forEach(function (input) {
+        input.value = localValue(input.getAttribute("data-utc"), browserZone);
+      });
+    }
+    var show = function () { if (label) { label.textContent = select.value; } };
+    select.addEventListener("change", show);
+    show();
+  }
+})();

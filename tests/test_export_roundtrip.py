@@ -1,0 +1,138 @@
+"""Export: a puzzle (web-authored or from files) -> puzzles/NN-slug/ -> `puzzles sync` says
+"unchanged", and the written files mean exactly what the originals meant."""
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+import tomllib
+
+import sqlalchemy as sa
+
+from puzzle_platform.extensions import db
+from puzzle_platform.models import Puzzle
+from puzzle_platform.puzzle_files import load_puzzle
+from tests.helpers import REPO, write_puzzle
+from tests.test_mentor_authoring import login_as, page_text, post, puzzle_form
+
+TRICKY_TOML = textwrap.dedent('''
+    [[figures]]
+    key = "neo"
+    title = "Ünïcode — figure"
+    recipe = "embedding_cosine"
+    params = { model = "gpt-neo-small", histogram = "sample", center = true, revision = "main" }
+
+    [[questions]]
+    key = "mean"
+    prompt = """A prompt over
+    two lines with "quotes", a backslash \\\\ and $\\\\bar{x}$."""
+    kind = "interval"
+    grader = "interval"
+    grader_params = { scale = 0.25, alpha = 0.2 }
+    statistic = "neo.sample_mean_cos"
+    points = 7.5
+    max_attempts = 2
+    unit = "cos"
+
+    [[questions]]
+    key = "why"
+    prompt = "Pick one."
+    kind = "choice"
+    grader = "choice"
+    choices = ["a common direction", "chance"]
+    truth = "a common direction"
+    points = 5
+    max_attempts = 1
+
+    [[questions]]
+    key = "word"
+    prompt = "Name it."
+    kind = "text"
+    grader = "exact_text"
+    grader_params = { case_sensitive = true }
+    truth = "Rogue Dimension"
+
+    [[questions]]
+    key = "count"
+    prompt = "How many?"
+    grader = "abs_tol"
+    grader_params = { tolerance = 2, partial_until = 2 }
+    truth = 50257
+''')
+
+
+def _spec_fields(spec) -> dict:
+    return {k: v for k, v in dataclasses.asdict(spec).items() if k != "folder"}
+
+
+def test_web_puzzle_export_then_sync_is_unchanged(app, client, auth, runner, puzzles_dir):
+    login_as(auth, "mentor")
+    form = puzzle_form(spec_toml=TRICKY_TOML, tz="Asia/Kolkata",
+                       statement_md="# Title\r\n\r\nText with `code` and trailing spaces  \r\n",
+                       answer_md="Answer ✓\r\n::: spoiler More\r\nhidden\r\n:::\r\n")
+    assert post(client, "/mentor/puzzles/new", form).status_code == 303
+    resp = post(client, "/mentor/puzzles/web-puzzle/export", follow_redirects=True)
+    assert resp.status_code == 200 and "Exported to" in page_text(resp)
+    folder = puzzles_dir / "07-web-puzzle"
+    assert sorted(p.name for p in folder.iterdir()) == ["answer.md", "puzzle.toml", "statement.md"]
+    assert (folder / "statement.md").read_text() == "# Title\n\nText with `code` and trailing spaces  \n"
+    table = tomllib.loads((folder / "puzzle.toml").read_text())
+    # Defaults are left out; what the author wrote stays.
+    assert table["figures"][0]["params"] == {"model": "gpt-neo-small", "histogram": "sample",
+                                             "center": True, "revision": "main"}
+    assert table["questions"][0]["grader_params"] == {"scale": 0.25, "alpha": 0.2}
+    assert "grader_params" not in table["questions"][1]  # options = choices is the default
+    assert table["questions"][3]["grader_params"] == {"tolerance": 2.0}
+    result = runner.invoke(args=["puzzles", "sync"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "= 07-web-puzzle: unchanged"
+    with app.app_context():
+        puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == "web-puzzle"))
+        assert puzzle.origin == "web" and puzzle.published is False  # sync leaves both alone
+
+
+def test_file_puzzle_exports_to_the_same_meaning(app, runner, tmp_path):
+    source = REPO / "puzzles"
+    assert runner.invoke(args=["puzzles", "sync", "--dir", str(source)]).exit_code == 0
+    original = load_puzzle(next(p for p in sorted(source.iterdir()) if p.is_dir()))
+    out = tmp_path / "exported"
+    result = runner.invoke(args=["puzzles", "export", original.slug, "--dir", str(out)])
+    assert result.exit_code == 0, result.output
+    folder = out / original.folder.name
+    assert f"exported {original.slug} to {folder}" in result.output
+    exported = load_puzzle(folder)
+    assert _spec_fields(exported) == _spec_fields(original)
+    assert exported.source_hash() == original.source_hash()
+    for name in ("statement.md", "answer.md"):
+        assert (folder / name).read_bytes() == (original.folder / name).read_bytes()
+    written, authored = (tomllib.loads((d / "puzzle.toml").read_text()) for d in (folder, original.folder))
+    assert [q["key"] for q in written["questions"]] == [q["key"] for q in authored["questions"]]
+    assert [q.get("grader_params") for q in written["questions"]] == \
+        [q.get("grader_params") for q in authored["questions"]]
+    again = runner.invoke(args=["puzzles", "sync", "--dir", str(out)])
+    assert again.exit_code == 0 and "unchanged" in again.output and "updated" not in again.output
+
+
+def test_web_edit_of_a_file_puzzle_survives_export_and_sync(app, client, auth, runner, puzzles_dir, sync):
+    write_puzzle(puzzles_dir)
+    sync()
+    login_as(auth, "mentor")
+    from puzzle_platform.authoring import PuzzleForm
+    with app.app_context():
+        form = PuzzleForm.from_puzzle(db.session.scalar(sa.select(Puzzle))).as_dict()
+    form["title"] = "Edited on the web"
+    assert post(client, "/mentor/puzzles/test-puzzle/edit", form).status_code == 303
+    assert post(client, "/mentor/puzzles/test-puzzle/export").status_code == 303
+    assert 'title = "Edited on the web"' in (puzzles_dir / "01-test-puzzle" / "puzzle.toml").read_text()
+    assert sync().strip() == "= 01-test-puzzle: unchanged"
+
+
+def test_cli_export_errors(app, runner, puzzles_dir, sync, tmp_path):
+    result = runner.invoke(args=["puzzles", "export", "ghost"])
+    assert result.exit_code != 0 and "no puzzle 'ghost'" in result.output
+    write_puzzle(puzzles_dir)
+    sync()
+    out = tmp_path / "out"
+    (out / "01-another-slug").mkdir(parents=True)
+    result = runner.invoke(args=["puzzles", "export", "test-puzzle", "--dir", str(out)])
+    assert result.exit_code != 0 and "01-another-slug already holds this slug or number" in result.output
+    assert not (out / "01-test-puzzle").exists()
