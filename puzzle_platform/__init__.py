@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Application factory: configuration from the environment, overridable by tests."""
-    from . import config, errors, extensions, templating
+    from . import config, errors, extensions, logging_setup, security, templating
     from .blueprints import register_blueprints
     from .cli import register_cli
 
@@ -25,6 +25,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.login_manager.init_app(app)
     extensions.csrf.init_app(app)
 
+    logging_setup.init_app(app)
+    security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     register_blueprints(app)

@@ -49,10 +49,58 @@ def _waits(raw: str) -> tuple[int, ...]:
     return waits
 
 
+def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def log_format(env: dict | None = None) -> str:
+    """LOG_FORMAT, defaulting to JSON lines in production and plain text elsewhere."""
+    env = os.environ if env is None else env
+    return _choice(env, "LOG_FORMAT", "json" if _truthy(env.get("PUZZLES_PRODUCTION")) else "text",
+                   ("text", "json"))
+
+
+def server_settings(env: dict | None = None) -> dict:
+    """gunicorn's settings (read by gunicorn.conf.py), here so every variable has one home.
+
+    BIND wins over PORT; WEB_CONCURRENCY defaults to gunicorn's advice, 2 x cores + 1.
+    """
+    env = os.environ if env is None else env
+    port = int(env.get("PORT", "8000"))
+    bind = env.get("BIND") or f"0.0.0.0:{port}"
+    settings = {
+        "bind": bind,
+        "workers": int(env.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1),
+        "threads": int(env.get("WEB_THREADS", "4")),
+        "timeout": int(env.get("WEB_TIMEOUT", "60")),
+        "graceful_timeout": int(env.get("WEB_GRACEFUL_TIMEOUT", "30")),
+    }
+    if min(settings["workers"], settings["threads"], settings["timeout"]) < 1:
+        raise ConfigError(f"WEB_CONCURRENCY, WEB_THREADS and WEB_TIMEOUT must be >= 1, got {settings}")
+    return settings
+
+
+# Variables the docs (README, docs/DEPLOY.md) tell operators to set that are read elsewhere
+# (before the config exists, in the worker, or by libraries); listed so that every documented
+# variable can be found here.
+VARIABLES_READ_ELSEWHERE = {
+    "PUZZLES_INSTANCE": "instance folder (create_app reads it to place the app's instance_path)",
+    "WORKER_MODEL_CACHE_MB": "per-worker bound on the warm model cache (worker/models_runtime.py)",
+    "HF_HOME": "Hugging Face cache folder the worker loads models from",
+    "HF_HUB_OFFLINE": "1: never contact the Hugging Face Hub (models must be cached)",
+    "CUDA_VISIBLE_DEVICES": "which GPU a worker process sees (one worker per GPU)",
+}
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the Flask config dict; `overrides` (tests) win over the environment."""
     overrides = overrides or {}
     env = {**os.environ, **{k: str(v) for k, v in overrides.items() if isinstance(v, str)}}
+    # A boolean override (PUZZLES_PRODUCTION=True) must drive the values derived from it too.
+    env.update({k: "1" if v else "0" for k, v in overrides.items() if isinstance(v, bool)})
     instance = Path(instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     production = _truthy(env.get("PUZZLES_PRODUCTION"))
@@ -77,6 +125,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "SITE_NAME": env.get("SITE_NAME", "Mech Interp Puzzles"),
+        # Operations (logging_setup.py, security.py): plain logs for a person at a terminal,
+        # JSON lines for a log collector in production.
+        "LOG_FORMAT": log_format(env),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "LOGIN_FAILURES_PER_USER": int(env.get("LOGIN_FAILURES_PER_USER", "5")),
+        "LOGIN_FAILURES_PER_IP": int(env.get("LOGIN_FAILURES_PER_IP", "20")),
+        "LOGIN_FAILURE_WINDOW": int(env.get("LOGIN_FAILURE_WINDOW", "900")),
+        "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
+        "HSTS_SECONDS": int(env.get("HSTS_SECONDS", "31536000")),
     }
     if production and cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Allowed, but say so: several gunicorn workers on SQLite serialise every write.

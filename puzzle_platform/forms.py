@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, Length, Regexp, ValidationError, DataRequired
 
+from .security import is_common_password
+
 MIN_PASSWORD = 10
 
 
@@ -32,3 +34,5 @@ class RegisterForm(FlaskForm):
     def validate_password(self, field) -> None:
         if self.username.data and field.data and self.username.data.lower() in field.data.lower():
             raise ValidationError("The password must not contain the username.")
+        if field.data and is_common_password(field.data):
+            raise ValidationError("That password is one of the most common ones; choose another.")

@@ -64,8 +64,10 @@ def write_puzzle(root: Path, number: int = 1, slug: str = "test-puzzle", *, stat
     return folder
 
 
-def add_artifact(app, slug: str, figure_key: str, statistics: dict, revision: str = "r1"):
-    """Insert ground truth as the worker would (tests stand in for the GPU worker here)."""
+def add_artifact(app, slug: str, figure_key: str, statistics: dict, revision: str = "r1",
+                 figure: dict | None = None):
+    """Insert ground truth as the worker would (tests stand in for the GPU worker here);
+    `figure` (plotly JSON) defaults to a fixed 2-bar chart."""
     import sqlalchemy as sa
 
     from puzzle_platform.artifacts import store_artifact
@@ -76,7 +78,24 @@ def add_artifact(app, slug: str, figure_key: str, statistics: dict, revision: st
         puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
         artifact, changes = store_artifact(
             puzzle.id, figure_key, statistics=statistics,
-            figure={"data": [{"type": "bar", "x": [0.1, 0.2], "y": [3, 4]}], "layout": {"title": {"text": "fig"}}},
+            figure=figure or {"data": [{"type": "bar", "x": [0.1, 0.2], "y": [3, 4]}],
+                              "layout": {"title": {"text": "fig"}}},
             provenance={"model": "tiny", "revision": revision, "weights": "raw", "code_version": "test/1"},
             recipe="embedding_cosine", params={})
         return artifact.id, artifact.version, len(changes)
+
+
+def make_app(tmp_path: Path, template_db: Path, name: str = "extra", **overrides):
+    """A second app on its own fresh copy of the migrated database, with config overrides
+    (production mode, a dead broker, lower limits...); the `app` fixture's config is fixed."""
+    import shutil
+
+    from puzzle_platform import create_app
+
+    folder = tmp_path / name
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_db, folder / "db.sqlite3")
+    config = {"TESTING": True, "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(folder / "instance"),
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'db.sqlite3'}",
+              "PUZZLES_DIR": str(folder / "puzzles")}
+    return create_app({**config, **overrides})

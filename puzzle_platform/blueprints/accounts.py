@@ -1,14 +1,19 @@
 """Register, log in, log out."""
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 from urllib.parse import urlsplit
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..errors import error_response
 from ..extensions import db
 from ..forms import LoginForm, RegisterForm
 from ..models import User
+from ..security import login_blocked, record_login_failure, throttled_message
 
 bp = Blueprint("accounts", __name__)
 
@@ -36,11 +41,24 @@ def register():
             user.set_password(form.password.data)
             db.session.add(user)
             db.session.commit()
-            login_user(user)
+            _start_session(user)
             flash("Welcome! You are registered and logged in.", "success")
             return redirect(url_for("puzzles.index"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
+
+
+def _start_session(user: User) -> None:
+    """Log in on a fresh session: nothing from before the login (a planted session, the old
+    CSRF token) survives it, which defeats session fixation."""
+    session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the token per request; the next page makes a new one
+    login_user(user)
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash("not a password")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,11 +66,17 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         name = form.username.data.strip()
+        wait = login_blocked(name)  # before the password check: a blocked guess tells nothing
+        if wait is not None:
+            return error_response(429, throttled_message(wait), {"Retry-After": str(wait)})
         user = db.session.scalar(sa.select(User).where(
             sa.or_(sa.func.lower(User.username) == name.lower(), User.email == name.lower())))
         if user is not None and user.check_password(form.password.data):
-            login_user(user)
+            _start_session(user)
             return redirect(_safe_next(request.args.get("next")))
+        if user is None:  # hash anyway, so the response time does not tell that no such user exists
+            check_password_hash(_dummy_hash(), form.password.data)
+        record_login_failure(name)
         form.password.errors.append("Wrong username or password.")
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status

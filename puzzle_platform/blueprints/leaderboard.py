@@ -11,6 +11,7 @@ from flask_login import current_user
 from ..access import viewer_is_mentor
 from ..auth import mentor_required
 from ..extensions import db
+from ..grade_control import _cell as spreadsheet_safe
 from ..leaderboard import RULES, Entry, board_json, board_scope, is_public, standings
 from ..models import Cohort, Puzzle, Setting
 from ..timeutil import iso
@@ -63,7 +64,8 @@ def as_csv():
     writer.writerow(["rank", "username", "display_name", "email", "points", "solved", "answered", "reached_at"])
     for e in entries:
         u = users[e.user_id]
-        writer.writerow([e.rank, u.username, e.display_name, u.email, e.points, e.solved, e.answered, iso(e.reached_at)])
+        writer.writerow([spreadsheet_safe(x) for x in (  # display names are user text
+            e.rank, u.username, e.display_name, u.email, e.points, e.solved, e.answered, iso(e.reached_at))])
     name = f"leaderboard-{puzzle.slug if puzzle else 'season'}{'-' + cohort.slug if cohort else ''}.csv"
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

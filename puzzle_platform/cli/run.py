@@ -26,6 +26,8 @@ def run(host: str, port: int, no_setup: bool, no_worker: bool, no_compute: bool,
     ctx = click.get_current_context()
     if not no_setup:
         upgrade()
+        from ..logging_setup import configure_logging
+        configure_logging(current_app)  # Alembic's env.py replaced the logging handlers
         from .puzzles import sync
         from .users import ensure_admin
         ctx.invoke(sync)

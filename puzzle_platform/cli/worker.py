@@ -6,6 +6,7 @@ child, which imports the worker package when its first job arrives.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import click
@@ -13,12 +14,62 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 
+WORKER_KEY_PREFIX = "worker:"  # Setting rows "worker:<host:pid>" = last sign of life (ISO UTC)
+FORGET_WORKERS_AFTER = 86400.0  # seconds; rows of workers gone this long are deleted
+
+
+def worker_key(ident: str) -> str:
+    """The Setting key for a worker (keys hold 64 characters; very long host names are hashed)."""
+    key = f"{WORKER_KEY_PREFIX}{ident}"
+    return key if len(key) <= 64 else f"{WORKER_KEY_PREFIX}{hashlib.sha256(ident.encode()).hexdigest()[:40]}"
+
+
+def report_alive() -> None:
+    """Say this worker is alive (read by /healthz: an idle worker has no job to show it), and
+    forget workers silent for a day, so the table does not grow with every restart."""
+    import sqlalchemy as sa
+
+    from ..extensions import db
+    from ..jobs.queue import worker_id
+    from ..models import Setting
+    from ..timeutil import iso, parse_utc, utcnow
+
+    now = utcnow()
+    Setting.put(worker_key(worker_id()), iso(now))
+    for row in db.session.scalars(sa.select(Setting).where(Setting.key.startswith(WORKER_KEY_PREFIX))):
+        try:
+            stale = (now - parse_utc(str(row.value))).total_seconds() > FORGET_WORKERS_AFTER
+        except ValueError:
+            stale = True
+        if stale:
+            db.session.delete(row)
+    db.session.commit()
+
+
+def _forget_self() -> None:
+    """A worker that stops cleanly removes its row at once (a killed one ages out)."""
+    from ..extensions import db
+    from ..jobs.queue import worker_id
+    from ..models import Setting
+
+    row = db.session.get(Setting, worker_key(worker_id()))
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+
+
 def _recovery_loop(app, every: float, stop: threading.Event) -> None:
     from ..jobs.queue import recover_jobs
+    from ..ratelimit import prune
+    ticks = 0
     while not stop.wait(every):
+        ticks += 1
         with app.app_context():
             try:
+                report_alive()
                 recover_jobs()
+                if ticks % 100 == 1:
+                    prune()  # old rate-limit windows: housekeeping, rarely
             except Exception:  # noqa: BLE001 - keep the loop alive; the next tick retries
                 app.logger.warning("job recovery failed", exc_info=True)
 
@@ -45,6 +96,7 @@ def worker(concurrency: int, pool: str, loglevel: str) -> None:
         with app.app_context():
             db.engine.dispose(close=False)
 
+    report_alive()
     resent = recover_jobs(resend_queued=True)
     if resent:
         click.echo(f"requeued jobs {resent}")
@@ -58,3 +110,8 @@ def worker(concurrency: int, pool: str, loglevel: str) -> None:
                             "--without-gossip", "--without-mingle", "--without-heartbeat"])
     finally:
         stop.set()
+        with app.app_context():
+            try:
+                _forget_self()
+            except Exception:  # noqa: BLE001 - shutting down; the row ages out instead
+                app.logger.warning("could not remove this worker's liveness row", exc_info=True)

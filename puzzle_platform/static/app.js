@@ -2,7 +2,9 @@
 (function () {
   "use strict";
   // Times: the server writes UTC; show them in the viewer's time zone.
-  var fmt = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short", timeZoneName: "short"});
+  // (dateStyle/timeStyle cannot be combined with timeZoneName: that throws and stopped this whole script)
+  var fmt = new Intl.DateTimeFormat(undefined, {year: "numeric", month: "short", day: "numeric",
+    hour: "numeric", minute: "2-digit", timeZoneName: "short"});
   document.querySelectorAll("time.localtime").forEach(function (el) {
     var d = new Date(el.getAttribute("datetime"));
     if (!isNaN(d)) { el.title = el.textContent; el.textContent = fmt.format(d); }
