@@ -9,12 +9,18 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import freezegun
 import pytest
 
 from puzzle_platform import create_app
 from tests.helpers import csrf_token
 
 REPO = Path(__file__).resolve().parent.parent
+
+# freeze_time() reads every attribute of every loaded module; on transformers' lazy modules
+# that imports pandas mid-scan and segfaults the test process (once transformers has been
+# imported by a model-building fixture and pandas has not), so freezegun skips transformers.
+freezegun.configure(extend_ignore_list=["transformers"])
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,23 @@
+"""What a user does with the account forms, through the real pages (shared by the browser tests)."""
+from __future__ import annotations
+
+PASSWORD = "correct horse battery"  # the `auth` fixture's default password
+
+
+def register(page, username: str, display_name: str, password: str = PASSWORD) -> None:
+    page.goto("/register")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Display name (shown on leaderboards)").fill(display_name)
+    page.get_by_label("Email", exact=True).fill(f"{username}@example.org")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Repeat password").fill(password)
+    page.get_by_role("button", name="Register").click()
+    page.get_by_role("status").filter(has_text="You are registered and logged in").wait_for()
+
+
+def log_in(page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log out").wait_for()
