@@ -17,10 +17,12 @@ from tests.helpers import csrf_token
 
 REPO = Path(__file__).resolve().parent.parent
 
-# freeze_time() reads every attribute of every loaded module; on transformers' lazy modules
-# that imports pandas mid-scan and segfaults the test process (once transformers has been
-# imported by a model-building fixture and pandas has not), so freezegun skips transformers.
-freezegun.configure(extend_ignore_list=["transformers"])
+# freezegun reads every attribute of every loaded module when it starts; on the lazily
+# importing ML packages (transformers, ...) that imports half of them and once crashed the
+# interpreter mid-suite. No test needs their clocks frozen.
+FREEZE_IGNORE = ["transformers", "huggingface_hub", "datasets", "torch", "transformer_lens",
+                 "pandas", "accelerate", "tokenizers", "safetensors", "sklearn", "scipy"]
+freezegun.configure(extend_ignore_list=FREEZE_IGNORE)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from functools import cache
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from urllib.parse import urlsplit
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,6 +27,9 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
+    if current_user.is_authenticated:  # no silent switch to a second account
+        flash("You are already logged in; log out first to register another account.", "info")
+        return redirect(url_for("puzzles.index"))
     form = RegisterForm()
     if form.validate_on_submit():
         username = form.username.data.strip()

@@ -1,0 +1,379 @@
+"""The security suite's world and tools.
+
+One richly populated world (every role, a puzzle in each state, artifacts, cohorts, posts,
+attempts, an override, API tokens) is built once per session into a template database and
+copied for every test, so each test starts from the same fresh state without paying for
+the build (the `app` fixture below overrides the root one). Passwords use a cheap hash: the
+suite logs in hundreds of times and password hashing is not what it tests.
+
+Also here, shared by the secrecy crawl and the CSRF checks: logging a role in through the
+real form, expanding every GET rule of the url_map with the world's values, and a bounded
+breadth-first crawl that follows same-site links.
+"""
+from __future__ import annotations
+
+import itertools
+import shutil
+import textwrap
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from freezegun import freeze_time
+from werkzeug.security import generate_password_hash
+
+from puzzle_platform import create_app
+from tests.helpers import add_artifact, csrf_token, write_puzzle
+
+PASSWORD = "correct horse battery"
+FAST_HASH = "pbkdf2:sha256:1000"
+ROLES = ("anonymous", "scholar", "mentor", "admin")
+ROLE_USER = {"scholar": "sam", "mentor": "mona", "admin": "adam"}
+
+LIVE, REVEALED, CLOSED, FUTURE = "live-puzzle", "old-puzzle", "closed-puzzle", "future-puzzle"
+PUZZLE_SLUGS = (LIVE, REVEALED, CLOSED, FUTURE)
+COHORT_SLUGS = ("alpha", "beta")  # alpha: olga + cora; beta: sam. Both private boards.
+QUESTION_KEYS = ("mean", "word", "pick", "lit")
+USERNAMES = ("sam", "olga", "cora", "mona", "adam")
+
+# Distinctive values, so that a leak shows up verbatim in a response body.
+LIVE_STATS = {"mean_cos": 0.8137294, "std_cos": 0.1529374, "mean_norm": 3.5172849}
+LIVE_LITERAL = 0.6391827
+LIVE_TEXT_TRUTH = "Zebra-Truth-Word-9921"
+CLOSED_LITERAL = 0.2718364
+FUTURE_LITERAL = 0.9182736
+LIVE_ANSWER = "ANSWER-MARKER-LIVE-5521"
+CLOSED_ANSWER = "ANSWER-MARKER-CLOSED-8812"
+FUTURE_ANSWER = "ANSWER-MARKER-FUTURE-3307"
+FUTURE_TITLE = "FUTURE-TITLE-MARKER-3301"
+FUTURE_STATEMENT = "FUTURE-STATEMENT-MARKER-3302"
+OLGA_DISPLAY = "Olga-Display-7731"
+OLGA_LIVE = {"value": 0.4268153, "lower": 0.3015927, "upper": 0.5519276}
+OLGA_TEXT = "Olga-Text-Answer-4412"
+OLGA_CLOSED_VALUE = 0.3356127
+OLGA_OVERRIDE_REASON = "OVERRIDE-REASON-6620"
+SAM_TEXT = "Sam-Text-Answer-1187"
+HIDDEN_POST = "HIDDEN-POST-BODY-2290"
+HIDE_REASON = "HIDE-REASON-4471"
+
+LIVE_QUESTIONS = textwrap.dedent(f"""
+    [[questions]]
+    key = "mean"
+    prompt = "Predict the mean cosine."
+    kind = "numeric"
+    grader = "interval"
+    grader_params = {{ scale = 0.5 }}
+    statistic = "fig.mean_cos"
+
+    [[questions]]
+    key = "word"
+    prompt = "Name the word."
+    kind = "text"
+    grader = "exact_text"
+    truth = "{LIVE_TEXT_TRUTH}"
+
+    [[questions]]
+    key = "pick"
+    prompt = "Which one?"
+    kind = "choice"
+    grader = "choice"
+    choices = ["alpha", "beta"]
+    truth = "beta"
+
+    [[questions]]
+    key = "lit"
+    prompt = "A number with a literal truth."
+    kind = "numeric"
+    grader = "abs_tol"
+    grader_params = {{ tolerance = 0.01 }}
+    truth = {LIVE_LITERAL}
+""")
+
+
+def frozen(at: datetime):
+    """freeze_time (the ML packages are ignored globally: see tests/conftest.py)."""
+    return freeze_time(at)
+
+
+def literal_question(truth: float) -> str:
+    return textwrap.dedent(f"""
+        [[questions]]
+        key = "lit"
+        prompt = "A number."
+        kind = "numeric"
+        grader = "abs_tol"
+        grader_params = {{ tolerance = 0.01 }}
+        truth = {truth}
+    """)
+
+
+@dataclass
+class World:
+    """Where the template lives and the ids and secrets a test needs to address its rows."""
+
+    db_path: Path
+    puzzles_dir: Path
+    users: dict[str, int] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)       # username -> plain token
+    token_ids: dict[str, int] = field(default_factory=dict)
+    token_prefixes: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)        # cohort slug -> invite code
+    posts: dict[str, int] = field(default_factory=dict)        # visible, hidden, old
+    subs: dict[str, int] = field(default_factory=dict)
+
+    def params(self, role: str = "anonymous") -> dict[str, object]:
+        """Names for URL templates such as "/cohorts/{alpha}/members/{cora}/remove"."""
+        own = ROLE_USER.get(role, "sam")
+        return {
+            "live": LIVE, "revealed": REVEALED, "closed": CLOSED, "future": FUTURE,
+            "alpha": "alpha", "beta": "beta", "alpha_code": self.codes["alpha"],
+            "beta_code": self.codes["beta"], **self.users,
+            "own_token": self.token_ids[own], "mona_token": self.token_ids["mona"],
+            "post_visible": self.posts["visible"], "post_hidden": self.posts["hidden"],
+            "olga_mean": self.subs["olga_live_mean"],
+        }
+
+    def bearer(self, role: str) -> dict[str, str]:
+        """The Authorization header of the role's API token (none for anonymous)."""
+        if role == "anonymous":
+            return {}
+        return {"Authorization": f"Bearer {self.tokens[ROLE_USER[role]]}"}
+
+
+def _config(folder: Path, db_path: Path, puzzles: Path) -> dict:
+    return {"TESTING": True, "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(folder / "instance"),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "PUZZLES_DIR": str(puzzles),
+            "WRONG_ANSWER_WAITS": (60, 300, 600)}
+
+
+def _write_puzzles(root: Path) -> None:
+    write_puzzle(root, 1, LIVE, state="live", questions=LIVE_QUESTIONS, answer=LIVE_ANSWER)
+    write_puzzle(root, 2, REVEALED, state="revealed", answer="The old answer.")
+    write_puzzle(root, 3, CLOSED, state="closed", figures="", questions=literal_question(CLOSED_LITERAL),
+                 answer=CLOSED_ANSWER)
+    future = write_puzzle(root, 4, FUTURE, state="upcoming", figures="", title=FUTURE_TITLE,
+                          questions=literal_question(FUTURE_LITERAL), answer=FUTURE_ANSWER)
+    (future / "statement.md").write_text(FUTURE_STATEMENT + "\n")
+
+
+def _populate(app: Flask, world: World) -> None:
+    """Users, tokens, cohorts, attempts, an override and posts, through the services."""
+    from puzzle_platform import cohorts, discussion, grade_control
+    from puzzle_platform.extensions import db
+    from puzzle_platform.models import ApiToken, Puzzle, User
+    from puzzle_platform.submissions import submit
+
+    build_now = datetime.now(timezone.utc)
+    with app.app_context():
+        people = {}
+        for name, role, display in (("sam", "scholar", "Sam"), ("olga", "scholar", OLGA_DISPLAY),
+                                    ("cora", "scholar", "Cora"), ("mona", "mentor", "Mona"),
+                                    ("adam", "admin", "Adam")):
+            user = User(username=name, email=f"{name}.mail@example.org", role=role, display_name=display,
+                        password_hash=generate_password_hash(PASSWORD, method=FAST_HASH))
+            db.session.add(user)
+            people[name] = user
+        db.session.flush()
+        for name, user in people.items():
+            token, plain = ApiToken.issue(user, "notebook")
+            db.session.flush()
+            world.tokens[name], world.token_ids[name], world.token_prefixes[name] = plain, token.id, token.prefix
+            world.users[name], world.emails[name] = user.id, user.email
+        db.session.commit()
+
+        mona = people["mona"]
+        for slug, members in (("alpha", ("olga", "cora")), ("beta", ("sam",))):
+            cohort = cohorts.create(f"{slug.title()} cohort", slug, True, mona)
+            for name in members:
+                cohorts.join(cohort, people[name])
+            world.codes[slug] = cohort.invite_code
+
+        puzzles = {p.slug: p for p in db.session.scalars(sa.select(Puzzle))}
+        # While the revealed and closed puzzles were still live (their schedules were written
+        # relative to build_now): interval answers for calibration, Olga's closed-puzzle value.
+        with frozen(build_now - timedelta(days=2, hours=12)):
+            for name, answer in (("sam", {"value": "0.45", "lower": "0.40", "upper": "0.50"}),
+                                 ("olga", {"value": "0.52", "lower": "0.50", "upper": "0.60"})):
+                assert submit(people[name], puzzles[REVEALED], "mean", answer).status == 201
+            assert submit(people["olga"], puzzles[CLOSED], "lit",
+                          {"value": str(OLGA_CLOSED_VALUE)}).status == 201
+        live = puzzles[LIVE]
+        outcome = submit(people["olga"], live, "mean", {k: str(v) for k, v in OLGA_LIVE.items()})
+        assert outcome.status == 201
+        world.subs["olga_live_mean"] = outcome.submission.id
+        for name, key, answer in (("olga", "word", {"text": OLGA_TEXT}), ("olga", "pick", {"choice": "beta"}),
+                                  ("sam", "pick", {"choice": "beta"}), ("sam", "word", {"text": SAM_TEXT})):
+            assert submit(people[name], live, key, answer).status == 201
+        grade_control.override(outcome.submission, "7", OLGA_OVERRIDE_REASON, mona)
+
+        world.posts["visible"] = discussion.add_post(people["olga"], live, "Olga's visible post.").id
+        hidden = discussion.add_post(people["olga"], live, HIDDEN_POST)
+        discussion.hide(hidden, mona, HIDE_REASON)
+        world.posts["hidden"] = hidden.id
+        world.posts["old"] = discussion.add_post(people["sam"], puzzles[REVEALED], "Sam on the old puzzle.").id
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory, template_db) -> World:
+    """Build the world once: puzzle folders, `puzzles sync`, artifacts, then the rows."""
+    folder = tmp_path_factory.mktemp("security-world")
+    built = World(db_path=folder / "world.sqlite3", puzzles_dir=folder / "puzzles")
+    shutil.copy(template_db, built.db_path)
+    built.puzzles_dir.mkdir()
+    _write_puzzles(built.puzzles_dir)
+    app = create_app(_config(folder, built.db_path, built.puzzles_dir))
+    result = app.test_cli_runner().invoke(args=["puzzles", "sync"])
+    assert result.exit_code == 0, result.output
+    add_artifact(app, LIVE, "fig", LIVE_STATS)
+    add_artifact(app, REVEALED, "fig", {"mean_cos": 0.4711, "std_cos": 0.05, "mean_norm": 2.0})
+    _populate(app, built)
+    return built
+
+
+@pytest.fixture
+def app(tmp_path, world, puzzles_dir):
+    """A fresh copy of the world for this test (overrides the root conftest's empty app)."""
+    db_path = tmp_path / "world.sqlite3"
+    shutil.copy(world.db_path, db_path)
+    for folder in world.puzzles_dir.iterdir():
+        shutil.copytree(folder, puzzles_dir / folder.name)
+    app = create_app(_config(tmp_path, db_path, puzzles_dir))
+    app.config["WORLD_DB_PATH"] = str(db_path)
+    yield app
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+def restore_world(app: Flask, world: World) -> None:
+    """Put this test's database back to the world as built (between the cells of a row)."""
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+    path = Path(app.config["WORLD_DB_PATH"])
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    shutil.copy(world.db_path, path)
+
+
+def log_in(client: FlaskClient, username: str) -> None:
+    resp = client.post("/login", data={"csrf_token": csrf_token(client, "/login"),
+                                       "username": username, "password": PASSWORD})
+    assert resp.status_code == 302, f"log in as {username}: {resp.status_code}"
+
+
+def client_as(app: Flask, role: str) -> FlaskClient:
+    """A test client for the role, logged in through the real form (anonymous: not at all)."""
+    client = app.test_client()
+    if role != "anonymous":
+        log_in(client, ROLE_USER[role])
+    return client
+
+
+# --- every GET rule, expanded ---------------------------------------------------------------
+
+SKIP_PREFIXES = ("/static/", "/vendor/")
+QUERY_ARGS = {  # endpoints that read query arguments naming puzzles or cohorts
+    "leaderboard.show": ("puzzle", "cohort"), "leaderboard.as_json": ("puzzle", "cohort"),
+    "leaderboard.as_csv": ("puzzle", "cohort"), "api.leaderboard": ("puzzle", "cohort"),
+    "api.my_submissions": ("puzzle",),
+}
+
+
+def argument_values(world: World) -> dict[str, list[object]]:
+    """Every value the world has for each URL argument name (slugs: puzzles and cohorts)."""
+    return {
+        "slug": [*PUZZLE_SLUGS, *COHORT_SLUGS], "key": list(QUESTION_KEYS), "username": list(USERNAMES),
+        "code": [world.codes[s] for s in COHORT_SLUGS], "user_id": list(world.users.values()),
+        "post_id": list(world.posts.values()), "submission_id": list(world.subs.values()),
+        "token_id": list(world.token_ids.values()),
+    }
+
+
+def get_seeds(app: Flask, world: World) -> list[str]:
+    """A URL for every combination of world values of every GET rule (static files aside),
+    plus the query-string scopes of the leaderboards and the API's submission list."""
+    values = argument_values(world)
+    adapter = app.url_map.bind("localhost")
+    seeds: list[str] = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in (rule.methods or ()) or rule.endpoint in ("static", "vendor.plotly_js"):
+            continue
+        names = sorted(rule.arguments)
+        for combo in itertools.product(*(values[n] for n in names)):
+            seeds.append(adapter.build(rule.endpoint, dict(zip(names, combo)), method="GET"))
+        for arg in QUERY_ARGS.get(rule.endpoint, ()):
+            pool = PUZZLE_SLUGS if arg == "puzzle" else COHORT_SLUGS
+            seeds.extend(adapter.build(rule.endpoint, {arg: v}, method="GET") for v in pool)
+    return list(dict.fromkeys(seeds))
+
+
+class _Links(HTMLParser):
+    """URLs a page points at: href, src, GET form actions and data-*-url attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for name, value in attrs:
+            if value and (name in ("href", "src") or (name.startswith("data-") and name.endswith("-url"))):
+                self.urls.append(value)
+        if tag == "form" and (a.get("method") or "get").lower() == "get":
+            self.urls.append(a.get("action") or "")
+
+
+def same_site_links(html: str, base: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    out = []
+    for raw in parser.urls:
+        parts = urlsplit(urljoin("http://localhost" + base, raw.strip()))
+        if parts.scheme not in ("http", "https") or parts.netloc != "localhost":
+            continue
+        if parts.path.startswith(SKIP_PREFIXES):
+            continue
+        out.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return out
+
+
+@dataclass
+class Page:
+    url: str
+    status: int
+    content_type: str
+    body: str
+    found_by_link: bool
+
+
+def crawl(client: FlaskClient, seeds: list[str], headers: dict[str, str] | None = None,
+          limit: int = 300) -> dict[str, Page]:
+    """GET every seed, then breadth-first every same-site link (and redirect target) found,
+    up to `limit` requests. `headers` go with /api/ requests only (a bearer token)."""
+    queue = deque((url, False) for url in seeds)
+    seen: set[str] = set()
+    pages: dict[str, Page] = {}
+    while queue and len(pages) < limit:
+        url, by_link = queue.popleft()
+        if url in seen:
+            continue
+        seen.add(url)
+        resp = client.get(url, headers=headers if url.startswith("/api/") else None)
+        body = resp.get_data(as_text=True)
+        pages[url] = Page(url, resp.status_code, resp.content_type or "", body, by_link)
+        found = []
+        if resp.location:
+            found += same_site_links(f'<a href="{resp.location}"></a>', url)
+        if "html" in (resp.content_type or ""):
+            found += same_site_links(body, url)
+        queue.extend((link, True) for link in found if link not in seen)
+    return pages
