@@ -1,8 +1,10 @@
-"""Helpers for tests: puzzle folders with a schedule relative to now, ground truth, CSRF."""
+"""Helpers for tests: puzzle folders with a schedule relative to now, the TOML of their
+figures and questions, ground truth, users with API tokens, cohorts, CSRF."""
 from __future__ import annotations
 
+import json
+import os
 import re
-import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,6 +24,67 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def toml_value(value) -> str:
+    """A Python value written as TOML: strings (and paths) quoted, lists in brackets, dicts as
+    inline tables `{ a = 1, b = "x" }`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON's escapes are valid in TOML strings
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def toml_table(header: str, **fields) -> str:
+    """One `[[header]]` table, a `name = value` line per field in order (None: left out)."""
+    lines = [f"[[{header}]]", *(f"{k} = {toml_value(v)}" for k, v in fields.items() if v is not None)]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def figure_toml(key: str = "fig", title: str = "A figure", recipe: str = "embedding_cosine",
+                **params) -> str:
+    """A [[figures]] table; `params` default to the tiny model's raw weights."""
+    return toml_table("figures", key=key, title=title, recipe=recipe,
+                      params=params or {"model": "tiny", "weights": "raw"})
+
+
+def question_toml(key: str, prompt: str, **fields) -> str:
+    """A [[questions]] table: key, prompt, then `fields` in order (None: left out)."""
+    return toml_table("questions", key=key, prompt=prompt, **fields)
+
+
+def mean_question(key: str = "mean", **fields) -> str:
+    """The interval-graded question on the default figure's mean cosine; `fields` add to or
+    override (None: leave out) its kind, grader, grader_params and statistic."""
+    return question_toml(key, "Predict the mean cosine.", **{
+        "kind": "numeric", "grader": "interval", "grader_params": {"scale": 0.5},
+        "statistic": "fig.mean_cos", **fields})
+
+
+def choice_question(**fields) -> str:
+    """The "pick" question: alpha or beta, the truth is beta."""
+    return question_toml("pick", "Which one?", kind="choice", grader="choice", choices=["alpha", "beta"],
+                         truth="beta", **fields)
+
+
+def text_question(truth: str, prompt: str = "Name it.", **fields) -> str:
+    """The "word" question, graded by exact text."""
+    return question_toml("word", prompt, kind="text", grader="exact_text", truth=truth, **fields)
+
+
+FIGURE_TOML = figure_toml()
+MEAN_QUESTION_TOML = mean_question(points=10, max_attempts=3)
+CHOICE_AND_TEXT_TOML = (choice_question(points=5, max_attempts=2)
+                        + text_question("Zebra-Unique-Word", points=5, max_attempts=2))
+
+
 def write_puzzle(root: Path, number: int = 1, slug: str = "test-puzzle", *, state: str = "live",
                  questions: str | None = None, figures: str | None = None, title: str = "Test puzzle",
                  answer: str = "The answer text: SECRET-ANSWER-TEXT.") -> Path:
@@ -37,25 +100,9 @@ def write_puzzle(root: Path, number: int = 1, slug: str = "test-puzzle", *, stat
     folder = root / f"{number:02d}-{slug}"
     folder.mkdir(parents=True, exist_ok=True)
     if figures is None:
-        figures = textwrap.dedent("""
-            [[figures]]
-            key = "fig"
-            title = "A figure"
-            recipe = "embedding_cosine"
-            params = { model = "tiny", weights = "raw" }
-        """)
+        figures = FIGURE_TOML
     if questions is None:
-        questions = textwrap.dedent("""
-            [[questions]]
-            key = "mean"
-            prompt = "Predict the mean cosine."
-            kind = "numeric"
-            grader = "interval"
-            grader_params = { scale = 0.5 }
-            statistic = "fig.mean_cos"
-            points = 10
-            max_attempts = 3
-        """)
+        questions = MEAN_QUESTION_TOML
     (folder / "puzzle.toml").write_text(
         f'title = "{title}"\nrelease_at = "{iso(release)}"\ndeadline_at = "{iso(deadline)}"\n'
         f'reveal_at = "{iso(reveal)}"\n{figures}\n{questions}\n')
@@ -99,3 +146,43 @@ def make_app(tmp_path: Path, template_db: Path, name: str = "extra", **overrides
               "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'db.sqlite3'}",
               "PUZZLES_DIR": str(folder / "puzzles")}
     return create_app({**config, **overrides})
+
+
+def issue_token(app, username: str, role: str = "scholar", name: str = "test") -> str:
+    """An API token (the plain text) for the user, created first (password "correct horse
+    battery") when there is none of that name."""
+    import sqlalchemy as sa
+
+    from puzzle_platform.extensions import db
+    from puzzle_platform.models import ApiToken, User
+
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username, email=f"{username}@example.org", role=role,
+                        display_name=username.title())
+            user.set_password("correct horse battery")
+            db.session.add(user)
+            db.session.flush()
+        _, plain = ApiToken.issue(user, name)
+        db.session.commit()
+        return plain
+
+
+def add_cohort(app, slug: str, name: str, members=(), **fields) -> int:
+    """A cohort (columns in `fields`, e.g. leaderboard_private=True) with the named users as
+    members; returns its id."""
+    import sqlalchemy as sa
+
+    from puzzle_platform.extensions import db
+    from puzzle_platform.models import Cohort, CohortMember, User
+
+    with app.app_context():
+        cohort = Cohort(slug=slug, name=name, **fields)
+        db.session.add(cohort)
+        db.session.flush()
+        for username in members:
+            uid = db.session.scalar(sa.select(User.id).where(User.username == username))
+            db.session.add(CohortMember(cohort_id=cohort.id, user_id=uid))
+        db.session.commit()
+        return cohort.id

@@ -2,7 +2,6 @@
 every refusal, the reveal rule, the leaderboard scopes and the rate limits."""
 from __future__ import annotations
 
-import textwrap
 from datetime import timedelta
 
 import pytest
@@ -11,50 +10,14 @@ from freezegun import freeze_time
 
 from puzzle_platform.api_auth import REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE
 from puzzle_platform.extensions import db
-from puzzle_platform.models import ApiToken, Cohort, CohortMember, Submission, User
+from puzzle_platform.models import ApiToken, Submission
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import add_artifact, write_puzzle
+from tests.helpers import (CHOICE_AND_TEXT_TOML, add_artifact, add_cohort, issue_token, mean_question,
+                           write_puzzle)
 
 TRUTH = 0.7312345  # distinctive, so that a leak shows up in the raw response text
 ANSWER = "SECRET-ANSWER-TEXT"
 SUBMIT = "/api/v1/puzzles/test-puzzle/questions/mean/submissions"
-
-CHOICE_AND_TEXT = textwrap.dedent("""
-    [[questions]]
-    key = "pick"
-    prompt = "Which one?"
-    kind = "choice"
-    grader = "choice"
-    choices = ["alpha", "beta"]
-    truth = "beta"
-    points = 5
-    max_attempts = 2
-
-    [[questions]]
-    key = "word"
-    prompt = "Name it."
-    kind = "text"
-    grader = "exact_text"
-    truth = "Zebra-Unique-Word"
-    points = 5
-    max_attempts = 2
-""")
-
-
-def _token(app, username: str, role: str = "scholar", create: bool = True) -> str:
-    with app.app_context():
-        user = db.session.scalar(sa.select(User).where(User.username == username))
-        if user is None:
-            assert create
-            user = User(username=username, email=f"{username}@example.org", role=role,
-                        display_name=username.title())
-            user.set_password("correct horse battery")
-            db.session.add(user)
-            db.session.flush()
-        _, plain = ApiToken.issue(user, "test")
-        db.session.commit()
-        return plain
-
 
 def _h(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
@@ -71,7 +34,7 @@ def live(app, puzzles_dir, sync):
     write_puzzle(puzzles_dir)
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": TRUTH})
-    return _token(app, "ada")
+    return issue_token(app, "ada")
 
 
 # --- authentication ----------------------------------------------------------------------
@@ -152,7 +115,7 @@ def test_list_and_read_a_live_puzzle(app, client, puzzles_dir, sync, live):
 def test_upcoming_puzzles_are_404_for_scholars_and_visible_to_mentors(app, client, puzzles_dir, sync):
     write_puzzle(puzzles_dir, state="upcoming")
     sync()
-    scholar, mentor = _token(app, "sam"), _token(app, "meg", role="mentor")
+    scholar, mentor = issue_token(app, "sam"), issue_token(app, "meg", role="mentor")
     assert client.get("/api/v1/puzzles", headers=_h(scholar)).get_json()["puzzles"] == []
     for path, method in (("/api/v1/puzzles/test-puzzle", "get"), (SUBMIT, "post"),
                          ("/api/v1/me/submissions?puzzle=test-puzzle", "get"),
@@ -169,18 +132,10 @@ def test_upcoming_puzzles_are_404_for_scholars_and_visible_to_mentors(app, clien
 
 @pytest.mark.parametrize("state", ["live", "closed"])
 def test_truth_and_answer_never_sent_to_scholars_before_the_reveal(app, client, puzzles_dir, sync, state):
-    write_puzzle(puzzles_dir, state=state, questions=CHOICE_AND_TEXT + textwrap.dedent("""
-        [[questions]]
-        key = "mean"
-        prompt = "Predict the mean cosine."
-        kind = "numeric"
-        grader = "interval"
-        grader_params = { scale = 0.5 }
-        statistic = "fig.mean_cos"
-    """))
+    write_puzzle(puzzles_dir, state=state, questions=CHOICE_AND_TEXT_TOML + mean_question())
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": TRUTH})
-    token = _token(app, "ada")
+    token = issue_token(app, "ada")
     if state == "live":
         client.post("/api/v1/puzzles/test-puzzle/questions/mean/submissions", json={"value": 0.1},
                     headers=_h(token))
@@ -194,15 +149,16 @@ def test_truth_and_answer_never_sent_to_scholars_before_the_reveal(app, client, 
         for secret in (str(TRUTH), ANSWER, "Zebra-Unique-Word", '"truth"', "answer_md"):
             assert secret not in text
     # mentors may see them before the reveal
-    mentor = client.get("/api/v1/puzzles/test-puzzle", headers=_h(_token(app, "meg", role="mentor"))).get_json()
+    mentor_token = issue_token(app, "meg", role="mentor")
+    mentor = client.get("/api/v1/puzzles/test-puzzle", headers=_h(mentor_token)).get_json()
     assert {q["key"]: q["truth"] for q in mentor["questions"]}["mean"] == TRUTH
     assert ANSWER in mentor["answer_md"]
 
 
 def test_truth_and_answer_after_the_reveal(app, client, puzzles_dir, sync):
-    write_puzzle(puzzles_dir, state="revealed", questions=CHOICE_AND_TEXT)
+    write_puzzle(puzzles_dir, state="revealed", questions=CHOICE_AND_TEXT_TOML)
     sync()
-    token = _token(app, "ada")
+    token = issue_token(app, "ada")
     body = client.get("/api/v1/puzzles/test-puzzle", headers=_h(token)).get_json()
     assert body["revealed"] is True and ANSWER in body["answer_md"]
     assert {q["key"]: q["truth"] for q in body["questions"]} == {"pick": "beta", "word": "Zebra-Unique-Word"}
@@ -229,16 +185,16 @@ def test_submit_point_and_interval_graded_and_listed(app, client, live):
 def test_submit_without_truth_is_pending_202(app, client, puzzles_dir, sync):
     write_puzzle(puzzles_dir)
     sync()
-    token = _token(app, "ada")
+    token = issue_token(app, "ada")
     r = client.post(SUBMIT, json={"value": 0.9, "lower": 0.8, "upper": 0.95}, headers=_h(token))
     assert r.status_code == 202
     assert r.get_json()["status"] == "pending" and r.get_json()["points"] is None
 
 
 def test_choice_and_text_answers(app, client, puzzles_dir, sync):
-    write_puzzle(puzzles_dir, questions=CHOICE_AND_TEXT)
+    write_puzzle(puzzles_dir, questions=CHOICE_AND_TEXT_TOML)
     sync()
-    token = _token(app, "ada")
+    token = issue_token(app, "ada")
     base = "/api/v1/puzzles/test-puzzle/questions"
     r = client.post(f"{base}/pick/submissions", json={"choice": "gamma"}, headers=_h(token))
     assert r.status_code == 400 and "listed options" in r.get_json()["error"]["message"]
@@ -307,7 +263,7 @@ def test_unknown_puzzle_is_404(client, live):
 def test_closed_puzzle_is_403(app, client, puzzles_dir, sync):
     write_puzzle(puzzles_dir, state="closed")
     sync()
-    token = _token(app, "ada")
+    token = issue_token(app, "ada")
     r = client.post(SUBMIT, json={"value": 0.5}, headers=_h(token))
     assert r.status_code == 403 and "closed" in r.get_json()["error"]["message"]
 
@@ -341,14 +297,8 @@ def test_leaderboard_scopes_and_cohort_privacy(app, client, live):
     assert [(e["rank"], e["display_name"], e["points"]) for e in board["entries"]] == [(1, "Ada", 10)]
     assert board == client.get("/leaderboard.json?puzzle=test-puzzle").get_json()  # one rule, one shape
 
-    outsider, mentor = _token(app, "out"), _token(app, "meg", role="mentor")
-    with app.app_context():
-        ada = db.session.scalar(sa.select(User).where(User.username == "ada"))
-        cohort = Cohort(slug="mats", name="MATS", leaderboard_private=True)
-        db.session.add(cohort)
-        db.session.flush()
-        db.session.add(CohortMember(cohort_id=cohort.id, user_id=ada.id))
-        db.session.commit()
+    outsider, mentor = issue_token(app, "out"), issue_token(app, "meg", role="mentor")
+    add_cohort(app, "mats", "MATS", ["ada"], leaderboard_private=True)
     url = "/api/v1/leaderboard?cohort=mats"
     assert [e["display_name"] for e in client.get(url, headers=_h(live)).get_json()["entries"]] == ["Ada"]
     assert client.get(url, headers=_h(mentor)).status_code == 200
@@ -358,7 +308,7 @@ def test_leaderboard_scopes_and_cohort_privacy(app, client, live):
 
 
 def test_my_submissions_are_only_mine(app, client, live):
-    other = _token(app, "bob")
+    other = issue_token(app, "bob")
     client.post(SUBMIT, json={"value": 0.1}, headers=_h(other))
     assert client.get("/api/v1/me/submissions", headers=_h(live)).get_json() == {"submissions": []}
     assert len(client.get("/api/v1/me/submissions", headers=_h(other)).get_json()["submissions"]) == 1
@@ -366,8 +316,8 @@ def test_my_submissions_are_only_mine(app, client, live):
 
 # --- rate limits -----------------------------------------------------------------------
 
-def test_request_rate_limit_per_token(app, client, live):
-    other = _token(app, "bob")
+def test_request_rate_limit_perissue_token(app, client, live):
+    other = issue_token(app, "bob")
     with freeze_time(utcnow().replace(second=5)):
         for _ in range(REQUESTS_PER_MINUTE):
             assert client.get("/api/v1/me", headers=_h(live)).status_code == 200
@@ -379,7 +329,7 @@ def test_request_rate_limit_per_token(app, client, live):
         assert client.get("/api/v1/me", headers=_h(live)).status_code == 200
 
 
-def test_submission_rate_limit_per_token(app, client, live):
+def test_submission_rate_limit_perissue_token(app, client, live):
     with freeze_time(utcnow().replace(second=0)):
         for _ in range(SUBMISSIONS_PER_MINUTE):
             assert client.post(SUBMIT, json={"value": "x"}, headers=_h(live)).status_code == 400

@@ -8,8 +8,6 @@ here, so the happy paths (including graded submissions) are exercised too.
 """
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -19,33 +17,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
-from puzzle_platform.extensions import db
-from puzzle_platform.models import ApiToken, User
 from puzzle_platform.openapi import EXAMPLE_KEY, EXAMPLE_SLUG, PATHS
-from tests.helpers import add_artifact, write_puzzle
+from tests.helpers import add_artifact, choice_question, issue_token, mean_question, write_puzzle
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
-QUESTIONS = textwrap.dedent(f"""
-    [[questions]]
-    key = "{EXAMPLE_KEY}"
-    prompt = "Predict the mean cosine."
-    kind = "numeric"
-    grader = "interval"
-    grader_params = {{ scale = 0.5 }}
-    statistic = "fig.mean_cos"
-    points = 10
-    max_attempts = 50
-
-    [[questions]]
-    key = "pick"
-    prompt = "Which one?"
-    kind = "choice"
-    grader = "choice"
-    choices = ["alpha", "beta"]
-    truth = "beta"
-""")
+QUESTIONS = mean_question(EXAMPLE_KEY, points=10, max_attempts=50) + choice_question()
 
 
 @pytest.fixture
@@ -60,14 +38,7 @@ def api_token(app, puzzles_dir, sync) -> str:
     write_puzzle(puzzles_dir, number=2, slug="revealed-one", state="revealed", questions=QUESTIONS)
     sync()
     add_artifact(app, EXAMPLE_SLUG, "fig", {"mean_cos": 0.5})
-    with app.app_context():
-        user = User(username="fuzz", email="fuzz@example.org", role="scholar", display_name="Fuzz")
-        user.set_password("correct horse battery")
-        db.session.add(user)
-        db.session.flush()
-        _, plain = ApiToken.issue(user, "schemathesis")
-        db.session.commit()
-    return plain
+    return issue_token(app, "fuzz", name="schemathesis")
 
 
 OPERATIONS = [(path, method.upper()) for path, item in PATHS.items() for method in item]

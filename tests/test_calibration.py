@@ -2,10 +2,8 @@
 import json
 import math
 import re
-import textwrap
 from datetime import timedelta
 
-import sqlalchemy as sa
 from freezegun import freeze_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,10 +11,8 @@ from hypothesis import strategies as st
 from graders import interval_score, weighted_interval_score
 from puzzle_platform.calibration import (IntervalRecord, coverage, relative_position, summarize,
                                          wilson_interval)
-from puzzle_platform.extensions import db
-from puzzle_platform.models import Cohort, CohortMember, User
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import csrf_token, write_puzzle
+from tests.helpers import add_cohort, csrf_token, question_toml, write_puzzle
 
 SETTINGS = settings(max_examples=200, deadline=None)
 reals = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
@@ -115,47 +111,17 @@ def test_summary_reuses_the_graders_scores(recs):
 
 # Through the web -----------------------------------------------------------------------
 
-QUESTIONS = textwrap.dedent("""
-    [[questions]]
-    key = "wide"
-    prompt = "Interval-graded, several attempts."
-    kind = "interval"
-    grader = "interval"
-    grader_params = { scale = 1.0 }
-    truth = 0.5
-    points = 10
-    max_attempts = 3
-
-    [[questions]]
-    key = "tol"
-    prompt = "abs_tol grader, answered with an interval."
-    kind = "numeric"
-    grader = "abs_tol"
-    grader_params = { tolerance = 0.01 }
-    truth = 2.0
-    points = 10
-    max_attempts = 1
-
-    [[questions]]
-    key = "point"
-    prompt = "abs_tol grader, point answer: not an interval."
-    kind = "numeric"
-    grader = "abs_tol"
-    grader_params = { tolerance = 0.01 }
-    truth = 3.0
-    points = 10
-    max_attempts = 1
-
-    [[questions]]
-    key = "zero"
-    prompt = "Interval grader, point answer: a zero-width interval."
-    kind = "numeric"
-    grader = "interval"
-    grader_params = { scale = 1.0 }
-    truth = 4.123456
-    points = 10
-    max_attempts = 1
-""")
+QUESTIONS = "".join(
+    question_toml(key, prompt, kind=kind, grader=grader, grader_params=params, truth=truth, points=10,
+                  max_attempts=attempts)
+    for key, prompt, kind, grader, params, truth, attempts in (
+        ("wide", "Interval-graded, several attempts.", "interval", "interval", {"scale": 1.0}, 0.5, 3),
+        ("tol", "abs_tol grader, answered with an interval.", "numeric", "abs_tol", {"tolerance": 0.01}, 2.0, 1),
+        ("point", "abs_tol grader, point answer: not an interval.", "numeric", "abs_tol", {"tolerance": 0.01},
+         3.0, 1),
+        ("zero", "Interval grader, point answer: a zero-width interval.", "numeric", "interval", {"scale": 1.0},
+         4.123456, 1),
+    ))
 
 
 def _answer(client, key, **fields):
@@ -229,9 +195,7 @@ def test_nothing_before_the_reveal(app, client, auth, puzzles_dir, sync):
 
 def test_role_checks(app, client, auth, puzzles_dir, sync):
     _scholar_answers(app, client, auth, puzzles_dir, sync)
-    with app.app_context():
-        db.session.add(Cohort(slug="c1", name="Cohort One"))
-        db.session.commit()
+    add_cohort(app, "c1", "Cohort One")
     for path in ("/calibration", "/calibration/ann", "/cohorts/c1/calibration"):
         assert client.get(path).status_code == 401, path
     auth.login("ann")
@@ -249,14 +213,7 @@ def test_mentor_sees_a_scholar_and_a_cohort(app, client, auth, puzzles_dir, sync
     _scholar_answers(app, client, auth, puzzles_dir, sync)
     auth.create_user("ben")  # a member with no intervals
     _reveal(puzzles_dir, sync)
-    with app.app_context():
-        cohort = Cohort(slug="c1", name="Cohort One")
-        db.session.add(cohort)
-        db.session.flush()
-        for name in ("ann", "ben"):
-            uid = db.session.scalar(sa.select(User.id).where(User.username == name))
-            db.session.add(CohortMember(cohort_id=cohort.id, user_id=uid))
-        db.session.commit()
+    add_cohort(app, "c1", "Cohort One", ["ann", "ben"])
     auth.login("mentor1")
     page = client.get("/calibration/ann").get_data(as_text=True)
     assert "Calibration: Ann" in page and "1 of 3 intervals" in page and "4.12346" in page

@@ -1,13 +1,10 @@
 """Ranking rules, scopes, privacy and exports of the leaderboard."""
 from datetime import timedelta
 
-import sqlalchemy as sa
 from freezegun import freeze_time
 
-from puzzle_platform.extensions import db
-from puzzle_platform.models import Cohort, CohortMember, User
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import add_artifact, add_cohort, csrf_token, write_puzzle
 
 
 def _submit(client, auth, user, value, slug="test-puzzle"):
@@ -82,14 +79,7 @@ def test_private_leaderboard_and_csv_for_mentors(app, client, auth, puzzles_dir,
 
 def test_cohort_board_is_private_to_members(app, client, auth, puzzles_dir, sync):
     _setup(app, auth, puzzles_dir, sync)
-    with app.app_context():
-        cohort = Cohort(slug="mats-w27", name="MATS W27", leaderboard_private=True)
-        db.session.add(cohort)
-        db.session.flush()
-        for name in ("ann", "ben"):
-            uid = db.session.scalar(sa.select(User.id).where(User.username == name))
-            db.session.add(CohortMember(cohort_id=cohort.id, user_id=uid))
-        db.session.commit()
+    add_cohort(app, "mats-w27", "MATS W27", ["ann", "ben"], leaderboard_private=True)
     for u, v in (("ann", "0.5"), ("ben", "0.4"), ("cat", "0.5")):
         _submit(client, auth, u, v)
     assert client.get("/leaderboard.json?cohort=mats-w27").status_code == 401

@@ -3,7 +3,6 @@ duplicate, export; every route is for mentors and admins only."""
 from __future__ import annotations
 
 import html
-import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,27 +11,12 @@ import sqlalchemy as sa
 from puzzle_platform.extensions import db
 from puzzle_platform.markdown import MAX_MARKDOWN_CHARS, render_markdown
 from puzzle_platform.models import Artifact, GradeChange, Job, Puzzle, Submission
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import (MEAN_QUESTION_TOML, add_artifact, csrf_token, figure_toml, mean_question, question_toml,
+                           write_puzzle)
 
 SECRET = "SECRET-ANSWER-TEXT"
 
-SPEC_TOML = textwrap.dedent("""
-    [[figures]]
-    key = "fig"
-    title = "Cosines"
-    recipe = "embedding_cosine"
-    params = { model = "tiny", weights = "raw" }
-
-    [[questions]]
-    key = "mean"
-    prompt = "Predict the mean cosine."
-    kind = "numeric"
-    grader = "interval"
-    grader_params = { scale = 0.5 }
-    statistic = "fig.mean_cos"
-    points = 10
-    max_attempts = 3
-""")
+SPEC_TOML = figure_toml(title="Cosines") + MEAN_QUESTION_TOML
 
 
 def local(dt: datetime) -> str:
@@ -86,15 +70,20 @@ def count(app, model) -> int:
         return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
-@pytest.fixture
-def world(app, client, auth, puzzles_dir, sync):
-    """A live file puzzle with ground truth, a graded scholar attempt carrying an override."""
+def _sam_answers(app, client, auth, puzzles_dir, sync, value: str) -> None:
+    """A live file puzzle (truth 0.5) that the scholar sam registers for and answers once."""
     write_puzzle(puzzles_dir)
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
     auth.register("sam")
-    client.post("/puzzles/test-puzzle/questions/mean", data={"csrf_token": token(client), "value": "0.9"})
+    client.post("/puzzles/test-puzzle/questions/mean", data={"csrf_token": token(client), "value": value})
     auth.logout()
+
+
+@pytest.fixture
+def world(app, client, auth, puzzles_dir, sync):
+    """A live file puzzle with ground truth, a graded scholar attempt carrying an override."""
+    _sam_answers(app, client, auth, puzzles_dir, sync, "0.9")
     with app.app_context():
         sub = db.session.scalar(sa.select(Submission))
         assert sub.status == "graded"
@@ -253,12 +242,7 @@ def test_edit_form_round_trip_and_update(app, client, auth, puzzles_dir, sync):
 
 
 def _answered(app, client, auth, puzzles_dir, sync) -> dict:
-    write_puzzle(puzzles_dir)
-    sync()
-    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
-    auth.register("sam")
-    client.post("/puzzles/test-puzzle/questions/mean", data={"csrf_token": token(client), "value": "0.7"})
-    auth.logout()
+    _sam_answers(app, client, auth, puzzles_dir, sync, "0.7")
     login_as(auth, "mentor")
     from puzzle_platform.authoring import PuzzleForm
     with app.app_context():
@@ -340,15 +324,13 @@ def test_compute_now_queues_jobs_and_shows_progress(app, client, auth, puzzles_d
     assert progress["figures"][0]["job"]["status"] == "queued"
 
 
+def _literal_question(prompt: str, truth: float) -> str:
+    """A "lit" question with a literal truth, graded within 0.1."""
+    return question_toml("lit", prompt, grader="abs_tol", grader_params={"tolerance": 0.1}, truth=truth)
+
+
 def test_compute_without_figures_is_refused(app, client, auth, puzzles_dir, sync):
-    write_puzzle(puzzles_dir, figures="", questions=textwrap.dedent("""
-        [[questions]]
-        key = "lit"
-        prompt = "Two plus two?"
-        grader = "abs_tol"
-        grader_params = { tolerance = 0.1 }
-        truth = 4
-    """))
+    write_puzzle(puzzles_dir, figures="", questions=_literal_question("Two plus two?", 4))
     sync()
     login_as(auth, "mentor")
     resp = post(client, "/mentor/puzzles/test-puzzle/compute")
@@ -357,21 +339,8 @@ def test_compute_without_figures_is_refused(app, client, auth, puzzles_dir, sync
 
 
 def test_preview_is_the_scholar_page_without_answer_or_truth(app, client, auth, puzzles_dir, sync):
-    write_puzzle(puzzles_dir, state="upcoming", questions=textwrap.dedent("""
-        [[questions]]
-        key = "mean"
-        prompt = "Predict the mean cosine."
-        grader = "interval"
-        grader_params = { scale = 0.5 }
-        statistic = "fig.mean_cos"
-
-        [[questions]]
-        key = "lit"
-        prompt = "A literal question."
-        grader = "abs_tol"
-        grader_params = { tolerance = 0.1 }
-        truth = 4242.5
-    """))
+    write_puzzle(puzzles_dir, state="upcoming",
+                 questions=mean_question(kind=None) + _literal_question("A literal question.", 4242.5))
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.912345678})
     login_as(auth, "mentor")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
-import textwrap
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +14,10 @@ import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from puzzle_platform.extensions import db
-from puzzle_platform.models import ApiToken, User
+from puzzle_platform.models import ApiToken
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import add_artifact, write_puzzle
+from tests.helpers import (MEAN_QUESTION_TOML, add_artifact, choice_question, issue_token, question_toml,
+                           write_puzzle)
 
 CLIENT_PATH = Path(__file__).resolve().parent.parent / "client" / "mip_client.py"
 TRUTH = 0.6172839
@@ -26,48 +26,11 @@ _spec = importlib.util.spec_from_file_location("mip_client", CLIENT_PATH)
 mip_client = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mip_client)
 
-QUESTIONS = textwrap.dedent("""
-    [[questions]]
-    key = "mean"
-    prompt = "Predict the mean cosine."
-    kind = "numeric"
-    grader = "interval"
-    grader_params = { scale = 0.5 }
-    statistic = "fig.mean_cos"
-    points = 10
-    max_attempts = 3
-
-    [[questions]]
-    key = "spread"
-    prompt = "Predict the standard deviation, with a 90% interval."
-    kind = "interval"
-    grader = "interval"
-    grader_params = { scale = 0.5 }
-    statistic = "fig.std_cos"
-    points = 10
-    max_attempts = 1
-
-    [[questions]]
-    key = "pick"
-    prompt = "Which one?"
-    kind = "choice"
-    grader = "choice"
-    choices = ["alpha", "beta"]
-    truth = "beta"
-    points = 5
-""")
-
-
-def _issue(app, username: str) -> str:
-    with app.app_context():
-        user = User(username=username, email=f"{username}@example.org", role="scholar",
-                    display_name=username.title())
-        user.set_password("correct horse battery")
-        db.session.add(user)
-        db.session.flush()
-        _, plain = ApiToken.issue(user, "notebook")
-        db.session.commit()
-        return plain
+QUESTIONS = (MEAN_QUESTION_TOML
+             + question_toml("spread", "Predict the standard deviation, with a 90% interval.", kind="interval",
+                             grader="interval", grader_params={"scale": 0.5}, statistic="fig.std_cos",
+                             points=10, max_attempts=1)
+             + choice_question(points=5))
 
 
 @pytest.fixture
@@ -94,7 +57,7 @@ def test_client_uses_the_standard_library_only():
 
 
 def test_notebook_flow_read_submit_point_and_interval_grades(app, server):
-    token = _issue(app, "ada")
+    token = issue_token(app, "ada", name="notebook")
     client = mip_client.Client(server + "/", token)
     assert token not in repr(client)
     assert client.me()["username"] == "ada"
@@ -128,13 +91,13 @@ def test_client_accepts_numpy_style_scalars(app, server):
         def item(self):
             return self.v
 
-    client = mip_client.Client(server + "/api/v1", _issue(app, "ada"))
+    client = mip_client.Client(server + "/api/v1", issue_token(app, "ada", name="notebook"))
     sub = client.submit("test-puzzle", "mean", value=Scalar(0.5), lower=Scalar(0.4), upper=Scalar(0.9))
     assert sub["payload"] == {"value": 0.5, "lower": 0.4, "upper": 0.9}
 
 
 def test_refusals_raise_mip_error_with_the_servers_message(app, server):
-    client = mip_client.Client(server, _issue(app, "ada"))
+    client = mip_client.Client(server, issue_token(app, "ada", name="notebook"))
     cases = [
         (lambda: client.submit("test-puzzle", "mean", value=float("nan")), 400, "finite"),
         (lambda: client.submit("test-puzzle", "mean", value=0.5, lower=0.9, upper=0.6), 400, "lower end"),
@@ -154,7 +117,7 @@ def test_refusals_raise_mip_error_with_the_servers_message(app, server):
 
 
 def test_wait_after_a_wrong_answer_gives_retry_after(app, server):
-    client = mip_client.Client(server, _issue(app, "ada"))
+    client = mip_client.Client(server, issue_token(app, "ada", name="notebook"))
     assert client.submit("test-puzzle", "mean", value=-0.9)["correct"] is False
     with pytest.raises(mip_client.MIPError) as err:
         client.submit("test-puzzle", "mean", value=-0.8)
@@ -163,7 +126,7 @@ def test_wait_after_a_wrong_answer_gives_retry_after(app, server):
 
 
 def test_revoked_token_and_unreachable_server(app, server):
-    token = _issue(app, "ada")
+    token = issue_token(app, "ada", name="notebook")
     with app.app_context():
         row = db.session.scalar(sa.select(ApiToken))
         row.revoked_at = utcnow() - timedelta(seconds=1)

@@ -1,5 +1,4 @@
 """Bad input, attempt limits and waits: a clear 4xx, and only the rejected attempt is stored."""
-import textwrap
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,7 @@ from freezegun import freeze_time
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Score, Submission
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import add_artifact, csrf_token, question_toml, text_question, write_puzzle
 
 
 def _post(client, key="mean", slug="test-puzzle", token=True, **fields):
@@ -117,14 +116,8 @@ def test_solved_question_refuses_more(live, client):
 
 
 def test_hint_too_high(app, client, puzzles_dir, sync, auth):
-    write_puzzle(puzzles_dir, questions=textwrap.dedent("""
-        [[questions]]
-        key = "mean"
-        prompt = "p"
-        grader = "abs_tol"
-        grader_params = { tolerance = 0.01, hint = true }
-        statistic = "fig.mean_cos"
-    """))
+    write_puzzle(puzzles_dir, questions=question_toml(
+        "mean", "p", grader="abs_tol", grader_params={"tolerance": 0.01, "hint": True}, statistic="fig.mean_cos"))
     sync()
     auth.register("sam")
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.3})
@@ -133,22 +126,10 @@ def test_hint_too_high(app, client, puzzles_dir, sync, auth):
 
 
 def test_choice_and_text_questions(app, client, puzzles_dir, sync, auth):
-    write_puzzle(puzzles_dir, figures="", questions=textwrap.dedent("""
-        [[questions]]
-        key = "pick"
-        prompt = "Which?"
-        kind = "choice"
-        grader = "choice"
-        choices = ["a big mean", "low rank"]
-        truth = "a big mean"
-        max_attempts = 1
-        [[questions]]
-        key = "word"
-        prompt = "Name it"
-        kind = "text"
-        grader = "exact_text"
-        truth = "Centre Your Data"
-    """))
+    write_puzzle(puzzles_dir, figures="", questions=(
+        question_toml("pick", "Which?", kind="choice", grader="choice", choices=["a big mean", "low rank"],
+                      truth="a big mean", max_attempts=1)
+        + text_question("Centre Your Data", prompt="Name it")))
     sync()
     auth.register("sam")
     assert _post(client, key="pick", choice="not an option").status_code == 400

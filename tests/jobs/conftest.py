@@ -1,37 +1,21 @@
 """Fixtures for job tests: a puzzle whose figures are computed on tiny local models."""
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
-from tests.helpers import write_puzzle
+from tests.helpers import figure_toml, question_toml, write_puzzle
 
 
 def figure_puzzle(puzzles_dir, models: dict, *, neo_model: str | None = None, state: str = "live"):
-    figures = textwrap.dedent(f"""
-        [[figures]]
-        key = "gpt_neo"
-        title = "Tiny GPT-Neo"
-        recipe = "embedding_cosine"
-        params = {{ model = "{neo_model or models['gpt_neo']}", weights = "raw", device = "cpu", bins = 50 }}
-
-        [[figures]]
-        key = "gpt2"
-        title = "Tiny GPT-2"
-        recipe = "embedding_cosine"
-        params = {{ model = "{models['gpt2']}", weights = "raw", device = "cpu", bins = 50 }}
-    """)
-    questions = "".join(textwrap.dedent(f"""
-        [[questions]]
-        key = "{key}"
-        prompt = "Predict {stat}."
-        grader = "interval"
-        grader_params = {{ scale = 0.5 }}
-        statistic = "{stat}"
-        max_attempts = 2
-    """) for key, stat in (("neo_mean", "gpt_neo.mean_cos"), ("neo_to_mean", "gpt_neo.mean_cos_to_mean"),
-                           ("neo_centered", "gpt_neo.centered_mean_cos"), ("gpt2_mean", "gpt2.mean_cos")))
+    figures = "".join(figure_toml(key, title, model=model, weights="raw", device="cpu", bins=50)
+                      for key, title, model in (("gpt_neo", "Tiny GPT-Neo", neo_model or models["gpt_neo"]),
+                                                ("gpt2", "Tiny GPT-2", models["gpt2"])))
+    questions = "".join(question_toml(key, f"Predict {stat}.", grader="interval", grader_params={"scale": 0.5},
+                                      statistic=stat, max_attempts=2)
+                        for key, stat in (("neo_mean", "gpt_neo.mean_cos"),
+                                          ("neo_to_mean", "gpt_neo.mean_cos_to_mean"),
+                                          ("neo_centered", "gpt_neo.centered_mean_cos"),
+                                          ("gpt2_mean", "gpt2.mean_cos")))
     return write_puzzle(puzzles_dir, slug="embeddings", figures=figures, questions=questions, state=state)
 
 

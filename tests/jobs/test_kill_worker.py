@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from puzzle_platform.extensions import db
 from puzzle_platform.jobs.queue import enqueue_puzzle
 from puzzle_platform.models import Job, Puzzle
-from tests.helpers import REPO, write_puzzle
+from tests.helpers import REPO, figure_toml, question_toml, write_puzzle
 
 pytestmark = pytest.mark.slow
 
@@ -39,21 +38,8 @@ def wide_model(tmp_path_factory):
 
 @pytest.fixture
 def slow_puzzle(app, puzzles_dir, sync, wide_model, tmp_path):
-    figures = textwrap.dedent(f"""
-        [[figures]]
-        key = "wide"
-        title = "Wide"
-        recipe = "embedding_cosine"
-        params = {{ model = "{wide_model}", weights = "raw", device = "cpu", bins = 50 }}
-    """)
-    questions = textwrap.dedent("""
-        [[questions]]
-        key = "q"
-        prompt = "p"
-        grader = "interval"
-        grader_params = { scale = 0.5 }
-        statistic = "wide.mean_cos"
-    """)
+    figures = figure_toml("wide", "Wide", model=wide_model, weights="raw", device="cpu", bins=50)
+    questions = question_toml("q", "p", grader="interval", grader_params={"scale": 0.5}, statistic="wide.mean_cos")
     write_puzzle(puzzles_dir, slug="slow", figures=figures, questions=questions)
     sync()
     app.config.update(CELERY_BROKER_URL="filesystem://", CELERY_BROKER_DIR=str(tmp_path / "broker"))

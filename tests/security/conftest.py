@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import textwrap
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,7 +29,8 @@ from freezegun import freeze_time
 from werkzeug.security import generate_password_hash
 
 from puzzle_platform import create_app
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import (add_artifact, choice_question, csrf_token, mean_question, question_toml, text_question,
+                           write_puzzle)
 
 PASSWORD = "correct horse battery"
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -63,55 +63,20 @@ SAM_TEXT = "Sam-Text-Answer-1187"
 HIDDEN_POST = "HIDDEN-POST-BODY-2290"
 HIDE_REASON = "HIDE-REASON-4471"
 
-LIVE_QUESTIONS = textwrap.dedent(f"""
-    [[questions]]
-    key = "mean"
-    prompt = "Predict the mean cosine."
-    kind = "numeric"
-    grader = "interval"
-    grader_params = {{ scale = 0.5 }}
-    statistic = "fig.mean_cos"
 
-    [[questions]]
-    key = "word"
-    prompt = "Name the word."
-    kind = "text"
-    grader = "exact_text"
-    truth = "{LIVE_TEXT_TRUTH}"
+def literal_question(truth: float, prompt: str = "A number.") -> str:
+    """The "lit" question: a number with a literal truth, graded within 0.01."""
+    return question_toml("lit", prompt, kind="numeric", grader="abs_tol", grader_params={"tolerance": 0.01},
+                         truth=truth)
 
-    [[questions]]
-    key = "pick"
-    prompt = "Which one?"
-    kind = "choice"
-    grader = "choice"
-    choices = ["alpha", "beta"]
-    truth = "beta"
 
-    [[questions]]
-    key = "lit"
-    prompt = "A number with a literal truth."
-    kind = "numeric"
-    grader = "abs_tol"
-    grader_params = {{ tolerance = 0.01 }}
-    truth = {LIVE_LITERAL}
-""")
+LIVE_QUESTIONS = (mean_question() + text_question(LIVE_TEXT_TRUTH, prompt="Name the word.") + choice_question()
+                  + literal_question(LIVE_LITERAL, prompt="A number with a literal truth."))
 
 
 def frozen(at: datetime):
     """freeze_time (the ML packages are ignored globally: see tests/conftest.py)."""
     return freeze_time(at)
-
-
-def literal_question(truth: float) -> str:
-    return textwrap.dedent(f"""
-        [[questions]]
-        key = "lit"
-        prompt = "A number."
-        kind = "numeric"
-        grader = "abs_tol"
-        grader_params = {{ tolerance = 0.01 }}
-        truth = {truth}
-    """)
 
 
 @dataclass
