@@ -6,6 +6,7 @@ again, until its attempts run out.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import timedelta
@@ -18,17 +19,28 @@ from ..models import Figure, Job, Puzzle
 from ..timeutil import utcnow
 from .celery_app import TASK_RUN_JOB, get_celery
 
+log = logging.getLogger(__name__)
+
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def send(job: Job, countdown: float | None = None) -> None:
-    """Publish a message for the job (after its row is committed)."""
+def send(job: Job, countdown: float | None = None) -> bool:
+    """Publish a message for the job (after its row is committed); False if the broker is down.
+
+    A job whose message could not be sent (or was lost with a restarted broker) stays queued
+    in the table, and recover_jobs() sends it again.
+    """
     job.enqueued_at = utcnow()
     db.session.commit()
-    get_celery(current_app._get_current_object()).send_task(
-        TASK_RUN_JOB, args=[job.id], countdown=countdown)
+    try:
+        get_celery(current_app._get_current_object()).send_task(
+            TASK_RUN_JOB, args=[job.id], countdown=countdown, retry=False)
+    except Exception:  # noqa: BLE001 - any broker error: the Job row is the truth
+        log.warning("could not send job %s to the broker; it will be re-sent", job.id, exc_info=True)
+        return False
+    return True
 
 
 def enqueue_figure(puzzle: Puzzle, figure: Figure) -> Job:
@@ -68,10 +80,13 @@ def _worker_dead(job: Job, stale_before) -> bool:
 
 
 def recover_jobs(resend_queued: bool = False) -> list[int]:
-    """Requeue running jobs whose worker died; optionally re-send every queued job.
+    """Requeue running jobs whose worker died, and re-send queued jobs whose message is stale.
 
-    Called when a worker starts (resend_queued=True: messages may have been lost with a dead
-    broker or worker) and periodically by each worker. Returns the ids sent again.
+    Called when a worker starts (resend_queued=True: every queued job is sent again, since
+    messages may have been lost with a dead broker or worker) and periodically by each worker
+    (then only queued jobs last sent more than JOB_STALE_SECONDS ago: a message lost with a
+    restarted broker, or never sent while it was down). Duplicates are harmless: a worker
+    claims a job with a conditional UPDATE. Returns the ids sent again.
     """
     now = utcnow()
     stale_before = now - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
@@ -91,10 +106,11 @@ def recover_jobs(resend_queued: bool = False) -> list[int]:
         db.session.commit()
         send(job)
         resent.append(job.id)
-    if resend_queued:
-        for job in db.session.scalars(sa.select(Job).where(Job.status == "queued")).all():
-            if job.id not in resent:
-                wait = (job.not_before - now).total_seconds() if job.not_before and job.not_before > now else None
-                send(job, countdown=wait)
-                resent.append(job.id)
+    for job in db.session.scalars(sa.select(Job).where(Job.status == "queued")).all():
+        stale = job.enqueued_at is None or job.enqueued_at < stale_before
+        if job.id in resent or not (resend_queued or stale):
+            continue
+        wait = (job.not_before - now).total_seconds() if job.not_before and job.not_before > now else None
+        send(job, countdown=wait)
+        resent.append(job.id)
     return resent

@@ -87,3 +87,22 @@ def test_recovery_fails_job_after_last_attempt(app, embeddings_puzzle):
 def test_enqueue_reuses_unfinished_job(app, embeddings_puzzle):
     first = _jobs(app)
     assert _jobs(app) == first
+
+
+def test_broker_down_keeps_job_queued_and_recovery_resends(app, embeddings_puzzle):
+    from puzzle_platform.jobs.celery_app import get_celery
+
+    app.config["CELERY_BROKER_URL"] = "redis://127.0.0.1:1/0"   # nothing listens there
+    with app.app_context():
+        get_celery(app).conf.broker_connection_timeout = 1
+        get_celery(app).conf.broker_transport_options = {"max_retries": 0}
+        puzzle = db.session.scalar(sa.select(Puzzle))
+        ids = [j.id for j in enqueue_puzzle(puzzle)]           # does not raise
+        assert {db.session.get(Job, i).status for i in ids} == {"queued"}
+        assert recover_jobs() == []                            # sent just now: not stale yet
+        app.extensions.pop("celery")
+        app.config["CELERY_BROKER_URL"] = "memory://"          # the broker is back
+        for i in ids:
+            db.session.get(Job, i).enqueued_at = utcnow() - timedelta(seconds=app.config["JOB_STALE_SECONDS"] + 1)
+        db.session.commit()
+        assert sorted(recover_jobs()) == sorted(ids)
