@@ -16,7 +16,7 @@ from .errors import error_response
 from .extensions import db
 from .models import ApiToken, User
 from .ratelimit import hit
-from .timeutil import utcnow
+from .timeutil import iso, utcnow
 
 WINDOW_SECONDS = 60
 REQUESTS_PER_MINUTE = 120      # every authenticated API call
@@ -47,6 +47,9 @@ def authenticate() -> User:
     if token.revoked_at is not None:
         api_abort(401, "This API token has been revoked; create a new one on your profile page.",
                   CHALLENGE)
+    if token.expired():
+        api_abort(401, f"This API token expired on {iso(token.expires_at)}; create a new one on "
+                       "your profile page.", CHALLENGE)
     token.last_used_at = utcnow()
     db.session.commit()
     g.api_token, g.api_user = token, token.user

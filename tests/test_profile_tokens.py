@@ -128,3 +128,49 @@ def test_change_display_name(app, client, auth):
 def test_profile_link_in_the_header(client, auth):
     auth.register("ada")
     assert 'href="/profile"' in client.get("/").get_data(as_text=True)
+
+
+def test_expired_token_is_refused_with_the_reason(app, client, auth, runner):
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from puzzle_platform.extensions import db
+    from puzzle_platform.models import ApiToken
+    from puzzle_platform.timeutil import utcnow
+
+    auth.create_user("exp")
+    plain = runner.invoke(args=["users", "token", "exp", "--days", "30"]).output.strip()
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    with app.app_context():
+        row = db.session.scalar(sa.select(ApiToken))
+        assert utcnow() + timedelta(days=29) < row.expires_at < utcnow() + timedelta(days=31)
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    r = client.get("/api/v1/me", headers=headers)
+    assert r.status_code == 401 and "expired" in r.get_json()["error"]["message"]
+    assert runner.invoke(args=["users", "token", "exp", "--days", "0"]).exit_code != 0
+
+
+def test_profile_token_expiry_choice(app, client, auth):
+    import sqlalchemy as sa
+
+    from puzzle_platform.extensions import db
+    from puzzle_platform.models import ApiToken
+    from tests.helpers import csrf_token
+
+    auth.register("pat")
+    r = client.post("/profile/tokens", data={"csrf_token": csrf_token(client, "/profile"), "name": "nb",
+                                             "expires": "0"})
+    assert r.status_code == 201
+    r = client.post("/profile/tokens", data={"csrf_token": csrf_token(client, "/profile"), "name": "nb2",
+                                             "expires": "30"})
+    assert r.status_code == 201
+    r = client.post("/profile/tokens", data={"csrf_token": csrf_token(client, "/profile"), "name": "bad",
+                                             "expires": "7"})
+    assert r.status_code == 400
+    with app.app_context():
+        rows = {t.name: t.expires_at for t in db.session.scalars(sa.select(ApiToken))}
+    assert rows["nb"] is None and rows["nb2"] is not None and "bad" not in rows
+    assert "never expires" in client.get("/profile").get_data(as_text=True)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..extensions import db
@@ -34,9 +34,14 @@ class DisplayNameForm(FlaskForm):
                                validators=[DataRequired(), Length(min=1, max=64)])
 
 
+EXPIRY_CHOICES = [SelectChoice("90", "in 90 days"), SelectChoice("30", "in 30 days"),
+                  SelectChoice("365", "in a year"), SelectChoice("0", "never")]
+
+
 class TokenForm(FlaskForm):
     name = StringField("Token name (e.g. colab)", filters=[_strip],
                        validators=[DataRequired(), Length(min=1, max=64)])
+    expires = SelectField("Expires", choices=EXPIRY_CHOICES, default="90")
 
 
 def _tokens() -> list[ApiToken]:
@@ -82,7 +87,7 @@ def create_token():
     if active >= MAX_ACTIVE_TOKENS:
         form.name.errors.append(f"You have {active} active tokens, the most allowed: revoke one first.")
         return _page(token_form=form, status=400)
-    _, plain = ApiToken.issue(current_user, form.name.data)
+    _, plain = ApiToken.issue(current_user, form.name.data, int(form.expires.data) or None)
     db.session.commit()
     return _page(new_token=plain, status=201)
 

@@ -48,13 +48,15 @@ def create(username: str, email: str, role: str, display_name: str | None, passw
 @users.command("token")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Expire the token after this many days (default: never).")
 @with_appcontext
-def token(username: str, name: str) -> None:
+def token(username: str, name: str, days: int | None) -> None:
     """Print a new API token for USERNAME (shown once; only its hash is stored)."""
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if user is None:
         _fail(f"no user {username!r}")
-    _, plain = ApiToken.issue(user, name)
+    _, plain = ApiToken.issue(user, name, days)
     db.session.commit()
     click.echo(plain)
 

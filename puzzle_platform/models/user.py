@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -57,6 +57,7 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never expires
 
     user: Mapped[User] = relationship()
 
@@ -65,12 +66,18 @@ class ApiToken(db.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: User, name: str = "token") -> tuple["ApiToken", str]:
+    def issue(cls, user: User, name: str = "token",
+              expires_in_days: int | None = None) -> tuple["ApiToken", str]:
         """Create a token; the plain text is returned once and never stored."""
         plain = "mip_" + secrets.token_urlsafe(32)
-        row = cls(user_id=user.id, name=name, prefix=plain[:12], token_hash=cls.hash(plain))
+        expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+        row = cls(user_id=user.id, name=name, prefix=plain[:12], token_hash=cls.hash(plain),
+                  expires_at=expires)
         db.session.add(row)
         return row, plain
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
 
 
 class Cohort(db.Model):
