@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from puzzle_platform import create_app  # noqa: E402
 from puzzle_platform.extensions import db  # noqa: E402
 from puzzle_platform.leaderboard import bump_generation  # noqa: E402
-from puzzle_platform.models import Puzzle, Question, Score, Submission, User  # noqa: E402
+from puzzle_platform.models import Puzzle, Question, Score, Submission, User, UserTotal  # noqa: E402
 
 SCHOLARS, PUZZLES, QUESTIONS_PER_PUZZLE = 1_000, 20, 4
 MAX_ATTEMPTS, QUESTION_POINTS = 5, 10.0
@@ -118,9 +118,19 @@ def populate(app: Flask, n_submissions: int, seed: int = 1234) -> int:
                "points": b["points"] or 0.0, "reached_at": b["created_at"],
                "submission_id": b["id"], "solved": (uid, qid) in solved}
               for (uid, qid), b in sorted(best.items())]
+    totals: dict[int, dict] = {}
+    for s in scores:  # UserTotal as grading keeps it: the season board's one row per scholar
+        t = totals.setdefault(s["user_id"], {"user_id": s["user_id"], "points": 0.0, "reached_at": s["reached_at"],
+                                             "solved": 0, "answered": 0})
+        t["points"] += s["points"]
+        t["reached_at"] = max(t["reached_at"], s["reached_at"])
+        t["solved"] += int(s["solved"])
+        t["answered"] += 1
+    for t in totals.values():
+        t["points"] = round(t["points"], 4)
     with app.app_context():
         for model, rows in ((User, users), (Puzzle, puzzles), (Question, questions),
-                            (Submission, subs), (Score, scores)):
+                            (Submission, subs), (Score, scores), (UserTotal, list(totals.values()))):
             for start in range(0, len(rows), 20_000):
                 db.session.execute(sa.insert(model), rows[start:start + 20_000])
         db.session.commit()

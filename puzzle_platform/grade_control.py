@@ -17,7 +17,7 @@ from typing import Mapping
 import sqlalchemy as sa
 
 from .extensions import db
-from .grading import bump_scoreboard, refresh_score, regrade_question
+from .grading import refresh_score, regrade_question
 from .models import GradeChange, Question, Score, Submission, User
 from .models.submission import STATUSES
 from .timeutil import iso
@@ -129,7 +129,6 @@ def override(sub: Submission, points_text: str, reason_text: str, mentor: User) 
     sub.points = points
     db.session.flush()
     refresh_score(sub.user_id, question)
-    bump_scoreboard()
     db.session.commit()
 
 
@@ -146,7 +145,6 @@ def remove_override(sub: Submission, mentor: User) -> None:
     sub.points = restored
     db.session.flush()
     refresh_score(sub.user_id, question)
-    bump_scoreboard()
     # The grade kept under the override may predate a new truth: bring the question up to date.
     regrade_question(question, f"override removed by {mentor.username}")
     db.session.commit()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from graders import get_grader
 
 from .extensions import db
-from .models import Artifact, GradeChange, Question, Score, Submission
+from .models import Artifact, GradeChange, Question, Score, Submission, UserTotal
 from .timeutil import utcnow
 
 
@@ -57,7 +57,14 @@ def _apply_grade(sub: Submission, question: Question, truth: Truth) -> None:
 
 
 def refresh_score(user_id: int, question: Question) -> None:
-    """Recompute the (user, question) best score from the log: max points, earliest first."""
+    """Recompute the (user, question) best score from the log (max points, earliest first)
+    and the user's season total.
+
+    The scoreboard generation row is bumped first: it is read FOR UPDATE, so concurrent
+    gradings serialise here and each recomputes from the others' committed rows (no lost
+    update of a Score or a total on PostgreSQL).
+    """
+    bump_scoreboard()
     best = db.session.scalar(
         sa.select(Submission)
         .where(Submission.user_id == user_id, Submission.question_id == question.id,
@@ -71,6 +78,7 @@ def refresh_score(user_id: int, question: Question) -> None:
     if best is None:
         if row is not None:
             db.session.delete(row)
+        _refresh_total(user_id)
         return
     solved = bool(db.session.scalar(
         sa.select(sa.func.count()).select_from(Submission).where(
@@ -84,6 +92,26 @@ def refresh_score(user_id: int, question: Question) -> None:
     row.reached_at = best.created_at
     row.submission_id = best.id
     row.solved = solved
+    _refresh_total(user_id)
+
+
+def _refresh_total(user_id: int) -> None:
+    db.session.flush()
+    points, reached, solved, answered = db.session.execute(
+        sa.select(sa.func.sum(Score.points), sa.func.max(Score.reached_at),
+                  sa.func.sum(sa.case((Score.solved.is_(True), 1), else_=0)), sa.func.count())
+        .where(Score.user_id == user_id)).one()
+    total = db.session.get(UserTotal, user_id)
+    if not answered:
+        if total is not None:
+            db.session.delete(total)
+        return
+    if total is None:
+        total = UserTotal(user_id=user_id)
+        db.session.add(total)
+    total.points = round(float(points or 0), 4)
+    total.reached_at = reached
+    total.solved, total.answered = int(solved or 0), int(answered)
 
 
 def grade_new(sub: Submission, question: Question) -> None:
@@ -96,7 +124,6 @@ def grade_new(sub: Submission, question: Question) -> None:
     _apply_grade(sub, question, truth)
     db.session.flush()
     refresh_score(sub.user_id, question)
-    bump_scoreboard()
 
 
 def regrade_question(question: Question, reason: str) -> list[GradeChange]:
@@ -132,10 +159,8 @@ def regrade_question(question: Question, reason: str) -> list[GradeChange]:
         changes.append(change)
         touched.add(sub.user_id)
     db.session.flush()
-    for user_id in touched:
+    for user_id in sorted(touched):
         refresh_score(user_id, question)
-    if touched:
-        bump_scoreboard()
     return changes
 
 

@@ -1,8 +1,9 @@
 """Leaderboards: per puzzle, for the season, per cohort.
 
 Ranked by points (desc), ties broken by the earliest time the points were reached (the
-latest of the per-question best attempts), then by user id. Read from the Score table (one
-row per answered question, maintained at grading time) rather than the attempt log, and
+latest of the per-question best attempts), then by user id. Read from tables kept at grading
+time, never the attempt log: UserTotal (one row per scholar) for the season, Score (one row
+per answered question) for a puzzle; and
 memoised per process; a generation counter in the database, bumped on every grade change,
 invalidates every process's cache at once.
 """
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from flask import abort
 
 from .extensions import db
-from .models import Cohort, CohortMember, Puzzle, Score, Setting, User
+from .models import Cohort, CohortMember, Puzzle, Score, Setting, User, UserTotal
 from .timeutil import iso
 
 GENERATION_KEY = "scoreboard_generation"
@@ -71,30 +72,35 @@ def bump_generation() -> None:
     row.value = int(row.value or 0) + 1
 
 
-def _query(puzzle_id: int | None, cohort_id: int | None) -> list[Entry]:
-    """Totals per user in a subquery (a covering index scan, no group-by sort), then names.
+def _totals(puzzle_id: int | None):
+    """Per-user totals: the UserTotal rows for the season (one row per scholar, kept at
+    grading time), or a per-puzzle aggregate of Score (a covering index scan).
 
-    Totals are rounded to 4 places before ordering so that float sums of equal points tie
-    exactly and the earliest-reached rule decides.
+    Totals are rounded to 4 places so that float sums of equal points tie exactly and the
+    earliest-reached rule decides.
     """
-    agg = (sa.select(Score.user_id,
-                     # round(double, int) does not exist on PostgreSQL: round a numeric
-                     sa.cast(sa.func.round(sa.cast(sa.func.sum(Score.points), sa.Numeric), 4),
-                             sa.Float).label("points"),
-                     sa.func.max(Score.reached_at).label("reached"),
-                     sa.func.sum(sa.case((Score.solved.is_(True), 1), else_=0)).label("solved"),
-                     sa.func.count().label("answered"))
-           .group_by(Score.user_id))
-    if puzzle_id is not None:
-        agg = agg.where(Score.puzzle_id == puzzle_id)
-    if cohort_id is not None:
-        agg = agg.where(Score.user_id.in_(
-            sa.select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
-    totals = agg.subquery()
+    if puzzle_id is None:
+        return sa.select(UserTotal.user_id, UserTotal.points, UserTotal.reached_at.label("reached"),
+                         UserTotal.solved, UserTotal.answered).subquery()
+    return (sa.select(Score.user_id,
+                      # round(double, int) does not exist on PostgreSQL: round a numeric
+                      sa.cast(sa.func.round(sa.cast(sa.func.sum(Score.points), sa.Numeric), 4),
+                              sa.Float).label("points"),
+                      sa.func.max(Score.reached_at).label("reached"),
+                      sa.func.sum(sa.case((Score.solved.is_(True), 1), else_=0)).label("solved"),
+                      sa.func.count().label("answered"))
+            .where(Score.puzzle_id == puzzle_id).group_by(Score.user_id).subquery())
+
+
+def _query(puzzle_id: int | None, cohort_id: int | None) -> list[Entry]:
+    totals = _totals(puzzle_id)
     stmt = (sa.select(totals.c.user_id, User.display_name, totals.c.points, totals.c.reached,
                       totals.c.solved, totals.c.answered)
             .join(User, User.id == totals.c.user_id).where(User.role == "scholar")
             .order_by(totals.c.points.desc(), totals.c.reached, totals.c.user_id))
+    if cohort_id is not None:
+        stmt = stmt.where(totals.c.user_id.in_(
+            sa.select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
     entries: list[Entry] = []
     prev_key, rank = None, 0
     for i, row in enumerate(db.session.execute(stmt)):

@@ -1,8 +1,11 @@
 """Ranking rules, scopes, privacy and exports of the leaderboard."""
 from datetime import timedelta
 
+import sqlalchemy as sa
 from freezegun import freeze_time
 
+from puzzle_platform.extensions import db
+from puzzle_platform.models import Score, UserTotal
 from puzzle_platform.timeutil import utcnow
 from tests.helpers import add_artifact, add_cohort, csrf_token, write_puzzle
 
@@ -94,3 +97,33 @@ def test_cohort_board_is_private_to_members(app, client, auth, puzzles_dir, sync
 def test_unknown_scope_is_404(client):
     assert client.get("/leaderboard.json?puzzle=nope").status_code == 404
     assert client.get("/leaderboard.json?cohort=nope").status_code == 404
+
+
+def test_season_totals_stay_equal_to_the_sum_of_scores(app, client, auth, puzzles_dir, sync):
+    """UserTotal (read by the season board) is kept in step with Score through grading,
+    regrading on a new truth, and pending attempts graded later."""
+
+    write_puzzle(puzzles_dir)
+    write_puzzle(puzzles_dir, number=2, slug="second")
+    sync()
+    for u in ("ann", "ben", "cat"):
+        auth.create_user(u)
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
+    _submit(client, auth, "ann", "0.5")
+    _submit(client, auth, "ben", "0.3")
+    _submit(client, auth, "cat", "0.1", slug="second")          # pending: no truth yet
+    _submit(client, auth, "ann", "0.25", slug="second")
+    add_artifact(app, "second", "fig", {"mean_cos": 0.2})         # grades the pending ones
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.35}, revision="r2")  # regrades
+
+    with app.app_context():
+        sums = {uid: (round(pts, 4), n) for uid, pts, n in db.session.execute(
+            sa.select(Score.user_id, sa.func.sum(Score.points), sa.func.count()).group_by(Score.user_id))}
+        totals = {t.user_id: (t.points, t.answered) for t in db.session.scalars(sa.select(UserTotal))}
+    assert totals == sums and len(totals) == 3
+    season = {e["display_name"]: e["points"] for e in client.get("/leaderboard.json").get_json()["entries"]}
+    per_puzzle: dict[str, float] = {}
+    for slug in ("test-puzzle", "second"):
+        for e in client.get(f"/leaderboard.json?puzzle={slug}").get_json()["entries"]:
+            per_puzzle[e["display_name"]] = round(per_puzzle.get(e["display_name"], 0) + e["points"], 4)
+    assert season == per_puzzle

@@ -254,6 +254,15 @@ def upgrade():
         batch_op.create_index('ix_submissions_question_status', ['question_id', 'status'], unique=False)
         batch_op.create_index('ix_submissions_user_question', ['user_id', 'question_id'], unique=False)
 
+    op.create_table('user_totals',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('points', sa.Float(), nullable=False),
+    sa.Column('reached_at', sa.DateTime(), nullable=False),
+    sa.Column('solved', sa.Integer(), nullable=False),
+    sa.Column('answered', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_totals_user_id_users')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_user_totals'))
+    )
     op.create_table('grade_changes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('submission_id', sa.Integer(), nullable=False),
@@ -305,6 +314,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_grade_changes_submission_id'))
 
     op.drop_table('grade_changes')
+    op.drop_table('user_totals')
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.drop_index('ix_submissions_user_question')
         batch_op.drop_index('ix_submissions_question_status')

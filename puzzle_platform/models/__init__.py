@@ -5,10 +5,10 @@ from .job import Job
 from .puzzle import Figure, Puzzle, Question
 from .ratelimit import RateCounter
 from .site import Setting
-from .submission import GradeChange, Score, Submission
+from .submission import GradeChange, Score, Submission, UserTotal
 from .user import ApiToken, Cohort, CohortMember, User
 
 __all__ = [
     "ApiToken", "Artifact", "Cohort", "CohortMember", "Figure", "GradeChange", "Job",
-    "Post", "Puzzle", "Question", "RateCounter", "Score", "Setting", "Submission", "User",
+    "Post", "Puzzle", "Question", "RateCounter", "Score", "Setting", "Submission", "User", "UserTotal",
 ]

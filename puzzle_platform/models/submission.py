@@ -80,6 +80,22 @@ class Score(db.Model):
     solved: Mapped[bool] = mapped_column(default=False)
 
 
+class UserTotal(db.Model):
+    """Season totals per user, derived from Score in the same transaction.
+
+    The season leaderboard reads one row per scholar, so its cost does not grow with the
+    number of answered questions or attempts.
+    """
+
+    __tablename__ = "user_totals"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    points: Mapped[float]
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    solved: Mapped[int] = mapped_column(default=0)
+    answered: Mapped[int] = mapped_column(default=0)
+
+
 class GradeChange(db.Model):
     """Every change of a graded submission's points: old, new, and why."""
 
