@@ -99,13 +99,17 @@ def _key(raw: dict, where: str) -> str:
     return key
 
 
-def _figure(raw: object, index: int) -> FigureSpec:
-    where = f"figures[{index}]"
+def _entry(raw: object, where: str, allowed: set[str]) -> str:
+    """The checks every [[figures]] / [[questions]] entry starts with; returns its key."""
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be a table")
-    if msg := _unknown(raw, FIGURE_KEYS, where):
+    if msg := _unknown(raw, allowed, where):
         raise ValueError(msg)
-    key = _key(raw, where)
+    return _key(raw, where)
+
+
+def _figure(raw: dict, index: int) -> FigureSpec:
+    key = _entry(raw, f"figures[{index}]", FIGURE_KEYS)
     if not isinstance(raw.get("params") or {}, dict):
         raise ValueError(f"figure {key!r}: params must be a table, e.g. {{ model = \"gpt2-small\" }}")
     try:
@@ -119,13 +123,8 @@ def _figure(raw: object, index: int) -> FigureSpec:
     return FigureSpec(key, title, recipe.name, params)
 
 
-def _question(raw: object, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
-    where = f"questions[{index}]"
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} must be a table")
-    if msg := _unknown(raw, QUESTION_KEYS, where):
-        raise ValueError(msg)
-    key = _key(raw, where)
+def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
+    key = _entry(raw, f"questions[{index}]", QUESTION_KEYS)
     where = f"question {key!r}"
     kind = raw.get("kind", "numeric")
     if kind not in QUESTION_KINDS:

@@ -186,3 +186,35 @@ def add_cohort(app, slug: str, name: str, members=(), **fields) -> int:
             db.session.add(CohortMember(cohort_id=cohort.id, user_id=uid))
         db.session.commit()
         return cohort.id
+
+
+WORKER_TEST_ENV = {"SECRET_KEY": "k", "HF_HUB_OFFLINE": "1", "JOB_STALE_SECONDS": "3",
+                   "JOB_RECOVERY_SECONDS": "0.5", "JOB_HEARTBEAT_SECONDS": "0.5"}
+
+
+def start_worker_process(app, instance: Path, log_path: Path, **env: str):
+    """A real `manage.py worker` on `app`'s database, in its own process group (so that
+    kill_group takes the pool child with it), with fast heartbeats and recovery."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = app.config
+    full_env = {**os.environ, **WORKER_TEST_ENV, "DATABASE_URL": cfg["SQLALCHEMY_DATABASE_URI"],
+                "PUZZLES_INSTANCE": str(instance), "PUZZLES_DIR": cfg["PUZZLES_DIR"], **env}
+    log = open(log_path, "w")  # noqa: SIM115 - the child keeps writing to it
+    return subprocess.Popen([sys.executable, str(REPO / "manage.py"), "worker", "--loglevel=INFO"],
+                            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def kill_group(proc) -> None:
+    """kill -9 a worker's whole process group (parent and pool child) and reap it."""
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)

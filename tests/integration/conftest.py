@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +20,7 @@ import sqlalchemy as sa
 from puzzle_platform import create_app
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Job
-from tests.helpers import REPO, figure_toml, question_toml, write_puzzle
+from tests.helpers import figure_toml, kill_group, question_toml, start_worker_process, write_puzzle
 from tests.jobs.test_kill_worker import wide_model  # noqa: F401  (fixture: 40k tokens, seconds to compute)
 from tests.services import PG_URL, missing, pg_url, redis_url  # noqa: F401  (fixtures)
 
@@ -83,25 +81,13 @@ class Workers:
         self.app, self.tmp_path, self.procs = app, tmp_path, []
 
     def start(self, broker: str, **env: str) -> subprocess.Popen:
-        cfg = self.app.config
-        full_env = {**os.environ, "DATABASE_URL": cfg["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "k",
-                    "PUZZLES_INSTANCE": str(self.tmp_path / "instance"), "PUZZLES_DIR": cfg["PUZZLES_DIR"],
-                    "CELERY_BROKER_URL": broker, "HF_HUB_OFFLINE": "1", "JOB_STALE_SECONDS": "3",
-                    "JOB_RECOVERY_SECONDS": "0.5", "JOB_HEARTBEAT_SECONDS": "0.5", **env}
-        log = open(self.tmp_path / f"worker-{len(self.procs)}.log", "w")
-        proc = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "worker", "--loglevel=INFO"],
-                                cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = start_worker_process(self.app, self.tmp_path / "instance",
+                                    self.tmp_path / f"worker-{len(self.procs)}.log",
+                                    CELERY_BROKER_URL=broker, **env)
         self.procs.append(proc)
         return proc
 
-    @staticmethod
-    def kill(proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+    kill = staticmethod(kill_group)
 
     def owner_of(self, job: Job) -> subprocess.Popen:
         """The worker whose pool child (named in job.worker as host:pid) runs `job`."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from puzzle_platform.extensions import db
 from puzzle_platform.jobs.queue import enqueue_puzzle
 from puzzle_platform.models import Job, Puzzle
-from tests.helpers import REPO, figure_toml, question_toml, write_puzzle
+from tests.helpers import figure_toml, kill_group, question_toml, start_worker_process, write_puzzle
 
 pytestmark = pytest.mark.slow
 
@@ -47,14 +46,9 @@ def slow_puzzle(app, puzzles_dir, sync, wide_model, tmp_path):
 
 
 def _start_worker(app, tmp_path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "PUZZLES_INSTANCE": str(tmp_path / "instance"), "SECRET_KEY": "k",
-           "CELERY_BROKER_URL": "filesystem://", "CELERY_BROKER_DIR": app.config["CELERY_BROKER_DIR"],
-           "JOB_STALE_SECONDS": "3", "JOB_RECOVERY_SECONDS": "0.5", "JOB_HEARTBEAT_SECONDS": "0.5",
-           "PUZZLES_DIR": app.config["PUZZLES_DIR"]}
-    log = open(tmp_path / f"worker-{time.monotonic_ns()}.log", "w")
-    return subprocess.Popen([sys.executable, str(REPO / "manage.py"), "worker", "--loglevel=INFO"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return start_worker_process(
+        app, tmp_path / "instance", tmp_path / f"worker-{time.monotonic_ns()}.log",
+        CELERY_BROKER_URL="filesystem://", CELERY_BROKER_DIR=app.config["CELERY_BROKER_DIR"])
 
 
 def _job(app) -> Job:
@@ -71,14 +65,6 @@ def _wait(app, predicate, timeout: float, what: str) -> Job:
             return job
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}: {_job(app).__dict__ if _job(app) else None}")
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
 
 
 def _mid_histogram(job: Job) -> bool:
@@ -98,11 +84,11 @@ def test_kill_9_child_then_whole_worker_job_completes(slow_puzzle, tmp_path):
         os.kill(child_pid, signal.SIGKILL)
         job = _wait(app, lambda j: j.attempts >= 2 and _mid_histogram(j), 120, "a second attempt")
         # 2) kill -9 the whole worker (parent and child): a new worker picks it up at start-up
-        _kill_group(worker)
+        kill_group(worker)
         assert _job(app).status == "running"          # stuck, as far as the table knows
         worker = _start_worker(app, tmp_path)
         job = _wait(app, lambda j: j.status in ("succeeded", "failed"), 180, "the job to finish")
         assert job.status == "succeeded", job.error
         assert job.attempts == 3 and job.artifact_id is not None
     finally:
-        _kill_group(worker)
+        kill_group(worker)
