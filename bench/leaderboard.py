@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from puzzle_platform import create_app  # noqa: E402
 from puzzle_platform.extensions import db  # noqa: E402
-from puzzle_platform.leaderboard import bump_generation  # noqa: E402
+from puzzle_platform.grading.leaderboard import bump_generation  # noqa: E402
 from puzzle_platform.models import Puzzle, Question, Score, Submission, User, UserTotal  # noqa: E402
 
 SCHOLARS, PUZZLES, QUESTIONS_PER_PUZZLE = 1_000, 20, 4

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from .api_auth import REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE
+from .access.tokens import REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE
 
 EXAMPLE_SLUG = "suspiciously-similar-embeddings"
 EXAMPLE_KEY = "neo_mean_cos"

@@ -117,7 +117,7 @@ def add_artifact(app, slug: str, figure_key: str, statistics: dict, revision: st
     `figure` (plotly JSON) defaults to a fixed 2-bar chart."""
     import sqlalchemy as sa
 
-    from puzzle_platform.artifacts import store_artifact
+    from puzzle_platform.grading.artifacts import store_artifact
     from puzzle_platform.extensions import db
     from puzzle_platform.models import Puzzle
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from freezegun import freeze_time
 
-from puzzle_platform.api_auth import REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE
+from puzzle_platform.access.tokens import REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE
 from puzzle_platform.extensions import db
 from puzzle_platform.models import ApiToken, Submission
 from puzzle_platform.timeutil import utcnow

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graders import interval_score, weighted_interval_score
-from puzzle_platform.calibration import (IntervalRecord, coverage, relative_position, summarize,
+from puzzle_platform.grading.calibration import (IntervalRecord, coverage, relative_position, summarize,
                                          wilson_interval)
 from puzzle_platform.timeutil import utcnow
 from tests.helpers import add_cohort, csrf_token, question_toml, write_puzzle

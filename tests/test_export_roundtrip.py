@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Puzzle
-from puzzle_platform.puzzle_files import load_puzzle
+from puzzle_platform.content.files import load_puzzle
 from tests.helpers import REPO, write_puzzle
 from tests.test_mentor_authoring import login_as, page_text, post, puzzle_form
 
@@ -116,7 +116,7 @@ def test_web_edit_of_a_file_puzzle_survives_export_and_sync(app, client, auth, r
     write_puzzle(puzzles_dir)
     sync()
     login_as(auth, "mentor")
-    from puzzle_platform.authoring import PuzzleForm
+    from puzzle_platform.content.authoring import PuzzleForm
     with app.app_context():
         form = PuzzleForm.from_puzzle(db.session.scalar(sa.select(Puzzle))).as_dict()
     form["title"] = "Edited on the web"

@@ -8,7 +8,7 @@ from freezegun import freeze_time
 
 from puzzle_platform.extensions import db
 from puzzle_platform.models import RateCounter
-from puzzle_platform.security import COMMON_PASSWORDS, is_common_password
+from puzzle_platform.access.passwords import COMMON_PASSWORDS, is_common_password
 from puzzle_platform.timeutil import utcnow
 from tests.helpers import csrf_token, make_app
 
@@ -130,6 +130,6 @@ def test_uncommon_passwords_pass(auth):
 
 
 def test_common_list_only_holds_passwords_the_length_rule_lets_through():
-    from puzzle_platform.forms import MIN_PASSWORD
+    from puzzle_platform.access.forms import MIN_PASSWORD
     assert len(COMMON_PASSWORDS) > 50
     assert all(len(p) >= MIN_PASSWORD and p == p.lower() for p in COMMON_PASSWORDS)

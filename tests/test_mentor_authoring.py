@@ -94,7 +94,7 @@ def world(app, client, auth, puzzles_dir, sync):
 
 def mentor_routes(app, sub_id: int) -> list[tuple[str, str, dict | None]]:
     """Every route of the mentor area with a request that succeeds for a mentor."""
-    from puzzle_platform.authoring import PuzzleForm
+    from puzzle_platform.content.authoring import PuzzleForm
 
     with app.app_context():
         edit = PuzzleForm.from_puzzle(db.session.scalar(sa.select(Puzzle))).as_dict()
@@ -226,7 +226,7 @@ def test_edit_form_round_trip_and_update(app, client, auth, puzzles_dir, sync):
     puzzle = get_puzzle(app, "test-puzzle")
     assert f'value="{puzzle.release_at:%Y-%m-%dT%H:%M:%S}"' in text and 'data-utc="' in text
     assert "readonly" in text and "replaces edits made here" in text  # a puzzle from files
-    from puzzle_platform.authoring import PuzzleForm
+    from puzzle_platform.content.authoring import PuzzleForm
     with app.app_context():
         form = PuzzleForm.from_puzzle(db.session.scalar(sa.select(Puzzle))).as_dict()
     assert 'recipe = "embedding_cosine"' in form["spec_toml"] and "alpha" not in form["spec_toml"]
@@ -244,7 +244,7 @@ def test_edit_form_round_trip_and_update(app, client, auth, puzzles_dir, sync):
 def _answered(app, client, auth, puzzles_dir, sync) -> dict:
     _sam_answers(app, client, auth, puzzles_dir, sync, "0.7")
     login_as(auth, "mentor")
-    from puzzle_platform.authoring import PuzzleForm
+    from puzzle_platform.content.authoring import PuzzleForm
     with app.app_context():
         return PuzzleForm.from_puzzle(db.session.scalar(sa.select(Puzzle))).as_dict()
 

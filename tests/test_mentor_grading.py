@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from puzzle_platform.extensions import db
-from puzzle_platform.leaderboard import standings
+from puzzle_platform.grading.leaderboard import standings
 from puzzle_platform.models import GradeChange, Question, Score, Submission, User
 from tests.helpers import add_artifact, write_puzzle
 from tests.test_mentor_authoring import login_as, page_text, post, token

@@ -11,9 +11,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import error_response
 from ..extensions import db
-from ..forms import LoginForm, RegisterForm
+from ..access.forms import LoginForm, RegisterForm
 from ..models import User
-from ..security import login_blocked, record_login_failure, throttled_message
+from ..access.login_throttle import login_blocked, record_login_failure, throttled_message
 
 bp = Blueprint("accounts", __name__)
 

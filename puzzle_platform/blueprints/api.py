@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request
 
 from .. import openapi
-from ..access import visible_puzzle
-from ..api_auth import (REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE, api_abort, authenticate,
+from ..access.visibility import visible_puzzle
+from ..access.tokens import (REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE, api_abort, authenticate,
                         rate_limit)
 from ..extensions import csrf, db
-from ..leaderboard import board_json, board_scope
+from ..grading.leaderboard import board_json, board_scope
 from ..models import Puzzle, Question, Submission, User
-from ..puzzle_page import figure_views, question_views
-from ..submissions import submit
+from ..content.page import figure_views, question_views
+from ..grading.submissions import submit
 from ..timeutil import iso
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

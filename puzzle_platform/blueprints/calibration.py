@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
-from .. import calibration as service
-from .. import cohorts
-from ..auth import mentor_required
+from ..grading import calibration as service
+from ..community import cohorts
+from ..access.roles import mentor_required
 from ..extensions import db
 from ..models import User
 

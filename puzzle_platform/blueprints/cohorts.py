@@ -18,9 +18,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import cohorts as service
-from ..access import viewer_is_mentor
-from ..auth import mentor_required
+from ..community import cohorts as service
+from ..access.visibility import viewer_is_mentor
+from ..access.roles import mentor_required
 from ..errors import error_response
 from ..models import Cohort
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import discussion as service
-from ..access import visible_puzzle
-from ..auth import mentor_required
+from ..community import discussion as service
+from ..access.visibility import visible_puzzle
+from ..access.roles import mentor_required
 from ..models import Puzzle
 
 bp = Blueprint("discussion", __name__, url_prefix=None)

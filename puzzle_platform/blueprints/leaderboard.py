@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import viewer_is_mentor
-from ..auth import mentor_required
+from ..access.visibility import viewer_is_mentor
+from ..access.roles import mentor_required
 from ..extensions import db
-from ..grade_control import _cell as spreadsheet_safe
-from ..leaderboard import RULES, Entry, board_json, board_scope, is_public, standings
+from ..grading.overrides import _cell as spreadsheet_safe
+from ..grading.leaderboard import RULES, Entry, board_json, board_scope, is_public, standings
 from ..models import Cohort, Puzzle, Setting
 from ..timeutil import iso
 

@@ -14,15 +14,15 @@ from flask_login import current_user
 
 from graders import GRADERS
 
-from ..access import visible_puzzle
-from ..auth import mentor_required
-from ..authoring import (AuthoringError, PuzzleForm, create_puzzle, duplicate_puzzle,
+from ..access.visibility import visible_puzzle
+from ..access.roles import mentor_required
+from ..content.authoring import (AuthoringError, PuzzleForm, create_puzzle, duplicate_puzzle,
                          export_puzzle, set_published, timezones, update_puzzle)
 from ..extensions import db
-from ..grading import latest_artifact, resolve_truth
+from ..grading.truth import latest_artifact, resolve_truth
 from ..markdown import MAX_MARKDOWN_CHARS, render_markdown
 from ..models import Job, Puzzle, Submission
-from ..puzzle_page import figure_views, question_views
+from ..content.page import figure_views, question_views
 from ..recipes import RECIPES
 
 bp = Blueprint("mentor", __name__, url_prefix="/mentor")

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import visible_puzzle
-from ..auth import mentor_required
+from ..access.visibility import visible_puzzle
+from ..access.roles import mentor_required
 from ..extensions import db
-from ..grade_control import (PER_PAGE, GradeControlError, SubmissionFilter, override, regrade,
+from ..grading.overrides import (PER_PAGE, GradeControlError, SubmissionFilter, override, regrade,
                              remove_override, submissions_csv, submissions_page)
-from ..grading import resolve_truth
+from ..grading.truth import resolve_truth
 from ..models import Puzzle, Question, Submission
 from ..models.submission import STATUSES
 

@@ -5,11 +5,11 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..access import viewer_is_mentor, visible_puzzle
+from ..access.visibility import viewer_is_mentor, visible_puzzle
 from ..extensions import db
 from ..models import Job, Puzzle
-from ..puzzle_page import figure_views, question_views
-from ..submissions import submit
+from ..content.page import figure_views, question_views
+from ..grading.submissions import submit
 
 bp = Blueprint("puzzles", __name__)
 

@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 
 from ..extensions import db
 from ..models import Puzzle
-from ..puzzle_files import PuzzleFileError, load_all
-from ..puzzle_sync import SyncError, sync_puzzles
+from ..content.files import PuzzleFileError, load_all
+from ..content.sync import SyncError, sync_puzzles
 
 
 @click.group()
@@ -53,7 +53,7 @@ def list_() -> None:
 @with_appcontext
 def export(slug: str, root: Path | None) -> None:
     """Write SLUG (e.g. authored on the web) to NN-slug/, which `puzzles sync` reads back unchanged."""
-    from ..authoring import AuthoringError, export_puzzle
+    from ..content.authoring import AuthoringError, export_puzzle
 
     puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
     if puzzle is None:

@@ -54,7 +54,7 @@ def _queue_missing_figures() -> None:
     import sqlalchemy as sa
 
     from ..extensions import db
-    from ..grading import latest_artifact
+    from ..grading.truth import latest_artifact
     from ..jobs.queue import enqueue_figure
     from ..models import Job, Puzzle
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from ..extensions import db
-from ..forms import MIN_PASSWORD
+from ..access.forms import MIN_PASSWORD
 from ..models import ApiToken, User
 from ..models.user import ROLES
 

@@ -60,7 +60,7 @@ def _forget_self() -> None:
 
 def _recovery_loop(app, every: float, stop: threading.Event) -> None:
     from ..jobs.queue import recover_jobs
-    from ..ratelimit import prune
+    from ..access.ratelimit import prune
     ticks = 0
     while not stop.wait(every):
         ticks += 1

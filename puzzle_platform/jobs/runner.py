@@ -14,7 +14,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from ..artifacts import store_artifact
+from ..grading.artifacts import store_artifact
 from ..extensions import db
 from ..models import Job
 from ..timeutil import utcnow

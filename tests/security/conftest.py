@@ -134,7 +134,7 @@ def _populate(app: Flask, world: World) -> None:
     from puzzle_platform import cohorts, discussion, grade_control
     from puzzle_platform.extensions import db
     from puzzle_platform.models import ApiToken, Puzzle, User
-    from puzzle_platform.submissions import submit
+    from puzzle_platform.grading.submissions import submit
 
     build_now = datetime.now(timezone.utc)
     with app.app_context():

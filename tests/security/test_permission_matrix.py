@@ -56,7 +56,7 @@ def new_puzzle_form(app, params: dict) -> dict:
 
 def edit_form(app, params: dict) -> dict:
     """The live puzzle's own authoring form with a new title."""
-    from puzzle_platform.authoring import PuzzleForm
+    from puzzle_platform.content.authoring import PuzzleForm
     from puzzle_platform.extensions import db
     from puzzle_platform.models import Puzzle
 

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from graders import get_grader, interval_score, weighted_interval_score
 
-from .extensions import db
-from .grading import resolve_truth
-from .models import Puzzle, Question, Submission, User
-from .timeutil import utcnow
+from ..extensions import db
+from .truth import resolve_truth
+from ..models import Puzzle, Question, Submission, User
+from ..timeutil import utcnow
 
 Z90 = 1.6448536269514722   # Phi^-1(0.95): a two-sided 90% band
 DEFAULT_ALPHA = 0.1        # the answer form asks for a 90% interval

@@ -16,11 +16,11 @@ from typing import Mapping
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .grading import refresh_score, regrade_question
-from .models import GradeChange, Question, Score, Submission, User
-from .models.submission import STATUSES
-from .timeutil import iso
+from ..extensions import db
+from .truth import refresh_score, regrade_question
+from ..models import GradeChange, Question, Score, Submission, User
+from ..models.submission import STATUSES
+from ..timeutil import iso
 
 PER_PAGE = 50
 MAX_REASON = 1000

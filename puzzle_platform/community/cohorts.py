@@ -11,8 +11,8 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import Cohort, CohortMember, User
+from ..extensions import db
+from ..models import Cohort, CohortMember, User
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 MAX_NAME = 128

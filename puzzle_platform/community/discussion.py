@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .models import Post, Puzzle, User
-from .ratelimit import hit
-from .submissions import is_solved
-from .timeutil import utcnow
+from ..extensions import db
+from ..models import Post, Puzzle, User
+from ..access.ratelimit import hit
+from ..grading.submissions import is_solved
+from ..timeutil import utcnow
 
 MAX_POST_CHARS = 20_000
 MAX_REASON_CHARS = 500

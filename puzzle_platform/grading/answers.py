@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from .models import Question
+from ..models import Question
 
 MAX_TEXT = 1000
 

@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
-from .extensions import db
-from .models import Puzzle
+from ..extensions import db
+from ..models import Puzzle
 
 
 def viewer_is_mentor() -> bool:

@@ -7,9 +7,9 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .grading import on_artifact
-from .models import Artifact, GradeChange
+from ..extensions import db
+from .truth import on_artifact
+from ..models import Artifact, GradeChange
 
 
 def content_key(recipe: str, params: dict, revision: str, code_version: str) -> str:

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import RateCounter
-from .timeutil import utcnow
+from ..extensions import db
+from ..models import RateCounter
+from ..timeutil import utcnow
 
 
 def _window(now: datetime, seconds: int) -> datetime:

@@ -10,10 +10,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .grading import latest_artifact, resolve_truth
-from .models import Job, Puzzle, Question, Submission, User
-from .submissions import attempts_used, is_solved, wait_until
+from ..extensions import db
+from ..grading.truth import latest_artifact, resolve_truth
+from ..models import Job, Puzzle, Question, Submission, User
+from ..grading.submissions import attempts_used, is_solved, wait_until
 
 
 @dataclass

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import tomli_w
 
-from .puzzle_files import PuzzleSpec, _figure, _question
-from .timeutil import iso
+from .files import PuzzleSpec, _figure, _question
+from ..timeutil import iso
 
 TOML_HEADER = ("# Written by the mentor area's export; `manage.py puzzles sync` reads it back unchanged.\n"
                "# Times are UTC.\n")

@@ -14,10 +14,10 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from .answers import AnswerError, parse_answer, sanitize_payload_for_log
-from .extensions import db
-from .grading import grade_new
-from .models import Puzzle, Question, Submission, User
-from .timeutil import utcnow
+from ..extensions import db
+from .truth import grade_new
+from ..models import Puzzle, Question, Submission, User
+from ..timeutil import utcnow
 
 COUNTED = ("pending", "graded")
 

@@ -6,8 +6,8 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user
 
-from .extensions import db, login_manager
-from .models import User
+from ..extensions import db, login_manager
+from ..models import User
 
 
 @login_manager.user_loader

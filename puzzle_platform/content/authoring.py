@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import Puzzle, User
-from .puzzle_files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
+from ..extensions import db
+from ..models import Puzzle, User
+from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
                            load_puzzle, spec_from_table)
-from .puzzle_sync import SyncError, sync_puzzles
-from .puzzle_writer import dump_toml, spec_to_table, write_puzzle_folder
+from .sync import SyncError, sync_puzzles
+from .writer import dump_toml, spec_to_table, write_puzzle_folder
 
 TIME_FIELDS = ("release_at", "deadline_at", "reveal_at")
 MAX_SPEC_CHARS = 100_000

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from graders import GraderParamsError, UnknownGrader, get_grader
 
-from .markdown import MAX_MARKDOWN_CHARS
-from .models.puzzle import QUESTION_KINDS
-from .recipes import RecipeError, get_recipe
-from .timeutil import parse_utc
+from ..markdown import MAX_MARKDOWN_CHARS
+from ..models.puzzle import QUESTION_KINDS
+from ..recipes import RecipeError, get_recipe
+from ..timeutil import parse_utc
 
 FOLDER_RE = re.compile(r"^(\d{1,4})-([a-z0-9][a-z0-9-]{0,78})$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")

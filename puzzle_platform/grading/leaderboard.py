@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from flask import abort
 
-from .extensions import db
-from .models import Cohort, CohortMember, Puzzle, Score, Setting, User, UserTotal
-from .timeutil import iso
+from ..extensions import db
+from ..models import Cohort, CohortMember, Puzzle, Score, Setting, User, UserTotal
+from ..timeutil import iso
 
 GENERATION_KEY = "scoreboard_generation"
 CACHE_SECONDS = 60.0

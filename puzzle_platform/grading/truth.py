@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from graders import get_grader
 
-from .extensions import db
-from .models import Artifact, GradeChange, Question, Score, Submission, UserTotal
-from .timeutil import utcnow
+from ..extensions import db
+from ..models import Artifact, GradeChange, Question, Score, Submission, UserTotal
+from ..timeutil import utcnow
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, Length, Regexp, ValidationError, DataRequired
 
-from .security import is_common_password
+from .passwords import is_common_password
 
 MIN_PASSWORD = 10
 

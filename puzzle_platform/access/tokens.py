@@ -12,11 +12,11 @@ from typing import NoReturn
 import sqlalchemy as sa
 from flask import abort, g, make_response, request
 
-from .errors import error_response
-from .extensions import db
-from .models import ApiToken, User
+from ..errors import error_response
+from ..extensions import db
+from ..models import ApiToken, User
 from .ratelimit import hit
-from .timeutil import iso, utcnow
+from ..timeutil import iso, utcnow
 
 WINDOW_SECONDS = 60
 REQUESTS_PER_MINUTE = 120      # every authenticated API call

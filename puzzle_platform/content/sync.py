@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .grading import regrade_question
-from .models import Figure, Puzzle, Question, Submission
-from .puzzle_files import PuzzleSpec
+from ..extensions import db
+from ..grading.truth import regrade_question
+from ..models import Figure, Puzzle, Question, Submission
+from .files import PuzzleSpec
 
 PUZZLE_FIELDS = ("number", "title", "summary", "statement_md", "answer_md", "release_at",
                  "deadline_at", "reveal_at")

@@ -1,0 +1,1 @@
+"""Community: cohorts with invites and private boards, and per-puzzle discussion."""
