@@ -49,6 +49,17 @@ def _waits(raw: str) -> tuple[int, ...]:
     return waits
 
 
+def _positive(env: dict, name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = (env.get(name) or default).strip().lower()
     if value not in allowed:
@@ -113,6 +124,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL") or "filesystem://localhost/",
         "CELERY_BROKER_DIR": env.get("CELERY_BROKER_DIR") or str(broker_dir),
         "WRONG_ANSWER_WAITS": _waits(env.get("WRONG_ANSWER_WAITS", "60,300,600")),
+        # Submissions per minute per scholar (web and API together), and the API's limits
+        # per token (access/tokens.py).
+        "SUBMISSIONS_PER_MINUTE": _positive(env, "SUBMISSIONS_PER_MINUTE", 30),
+        "API_REQUESTS_PER_MINUTE": _positive(env, "API_REQUESTS_PER_MINUTE", 120),
+        "API_SUBMISSIONS_PER_MINUTE": _positive(env, "API_SUBMISSIONS_PER_MINUTE", 30),
         "JOB_STALE_SECONDS": int(env.get("JOB_STALE_SECONDS", "120")),
         "JOB_MAX_ATTEMPTS": int(env.get("JOB_MAX_ATTEMPTS", "3")),
         "JOB_HEARTBEAT_SECONDS": float(env.get("JOB_HEARTBEAT_SECONDS", "5")),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from .access.tokens import REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE
 
 EXAMPLE_SLUG = "suspiciously-similar-embeddings"
 EXAMPLE_KEY = "neo_mean_cos"
@@ -58,19 +57,24 @@ SCHEMAS: dict = {
         "provenance": {"type": ["object", "null"], "description": "How the latest artifact was computed (model, revision, weights, ...)."},
         "version": {"type": ["integer", "null"]}, "computed_at": TIME_OR_NULL,
         "job": {"oneOf": [{"type": "null"}, _obj({
-            "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+            "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "superseded"]},
             "progress": {"type": "integer"}, "stage": {"type": "string"}})]}}),
     "Question": _obj({
         "key": {"type": "string"}, "prompt_md": {"type": "string"},
         "kind": {"type": "string", "enum": ["numeric", "interval", "choice", "text"]},
+        "mode": {"type": "string", "enum": ["forecast", "challenge"],
+                 "description": "forecast: revisable until the deadline, scored at the reveal; "
+                                "challenge: right or wrong at once, all-or-nothing points."},
+        "current_prediction": {"type": ["object", "null"],
+                               "description": "A forecast's prediction in force (your latest)."},
         "choices": {"type": ["array", "null"], "items": {"type": "string"}},
         "unit": {"type": "string"}, "points": {"type": "number"},
         "max_attempts": {"type": "integer", "minimum": 1},
         "attempts_left": {"type": "integer", "minimum": 0}, "solved": {"type": "boolean"},
         "wait_until": {**TIME_OR_NULL, "description": "After a wrong answer: no attempt before this time."},
         "truth": {"description": "The true value: only after the reveal (mentors: always). Null while not computed."},
-    }, required=["key", "prompt_md", "kind", "choices", "unit", "points", "max_attempts",
-                 "attempts_left", "solved", "wait_until"]),
+    }, required=["key", "prompt_md", "kind", "mode", "choices", "unit", "points", "max_attempts",
+                 "attempts_left", "solved", "wait_until", "current_prediction"]),
     "PuzzleDetail": _obj({
         **SUMMARY, "statement_md": {"type": "string"}, "revealed": {"type": "boolean"},
         "figures": {"type": "array", "items": _ref("Figure")},
@@ -114,8 +118,8 @@ RESPONSES: dict = {
     "NotFound": {"description": "No such puzzle, question or cohort, or not released yet.", "content": _ERROR},
     "Conflict": {"description": "Already solved, or a concurrent attempt took this attempt number.", "content": _ERROR},
     "TooManyRequests": {
-        "description": f"Rate limited: {REQUESTS_PER_MINUTE} requests and {SUBMISSIONS_PER_MINUTE} "
-                       "submissions per minute per token, or the wait after a wrong answer.",
+        "description": "Rate limited: requests and submissions per minute per token and per "
+                       "user (the limits are in the message), or the wait after a wrong answer.",
         "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
         "content": _ERROR},
 }

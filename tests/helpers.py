@@ -112,24 +112,28 @@ def write_puzzle(root: Path, number: int = 1, slug: str = "test-puzzle", *, stat
 
 
 def add_artifact(app, slug: str, figure_key: str, statistics: dict, revision: str = "r1",
-                 figure: dict | None = None):
-    """Insert ground truth as the worker would (tests stand in for the GPU worker here);
-    `figure` (plotly JSON) defaults to a fixed 2-bar chart."""
+                 figure: dict | None = None, params: dict | None = None):
+    """Insert ground truth as the worker would (tests stand in for the GPU worker here), for
+    the figure's current recipe and params unless `params` says otherwise; `figure` (plotly
+    JSON) defaults to a fixed 2-bar chart. Returns (artifact id, version, attempts changed)."""
     import sqlalchemy as sa
 
-    from puzzle_platform.grading.artifacts import store_artifact
     from puzzle_platform.extensions import db
-    from puzzle_platform.models import Puzzle
+    from puzzle_platform.grading.artifacts import store_artifact
+    from puzzle_platform.models import Figure, Puzzle
 
     with app.app_context():
         puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
-        artifact, changes = store_artifact(
+        fig = db.session.scalar(sa.select(Figure).where(Figure.puzzle_id == puzzle.id, Figure.key == figure_key))
+        artifact, report = store_artifact(
             puzzle.id, figure_key, statistics=statistics,
             figure=figure or {"data": [{"type": "bar", "x": [0.1, 0.2], "y": [3, 4]}],
                               "layout": {"title": {"text": "fig"}}},
             provenance={"model": "tiny", "revision": revision, "weights": "raw", "code_version": "test/1"},
-            recipe="embedding_cosine", params={})
-        return artifact.id, artifact.version, len(changes)
+            recipe=fig.recipe if fig else "embedding_cosine",
+            params=params if params is not None else (dict(fig.params) if fig else {}))
+        db.session.commit()
+        return artifact.id, artifact.version, report.attempts
 
 
 def make_app(tmp_path: Path, template_db: Path, name: str = "extra", **overrides):

@@ -1,11 +1,18 @@
-"""Fixed-window rate limits stored in the database, so every web process shares them."""
+"""Fixed-window rate limits stored in the database, so every web process shares them.
+
+A hit is one INSERT ... ON CONFLICT DO UPDATE ... RETURNING for all the keys a request
+counts (e.g. an API submission: the token's requests, the token's submissions, the user's
+submissions): atomic per key on SQLite and PostgreSQL, so parallel requests cannot all slip
+under a limit. The count joins the request's own transaction: a refused request still logs
+its attempt and commits, and with it the count.
+"""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import RateCounter
@@ -17,29 +24,37 @@ def _window(now: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-def hit(key: str, limit: int, per_seconds: int, now: datetime | None = None) -> int | None:
-    """Count one event for `key`; None if allowed, else the seconds until the window resets.
+def _insert():
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(RateCounter.__table__)
 
-    Commits its own small transaction (the count must survive a request that fails later).
-    """
+
+def hit_many(limits: Sequence[tuple[str, int]], per_seconds: int, now: datetime | None = None,
+             commit: bool = False) -> int | None:
+    """Count one event for each (key, limit); None if all are within their limits, else the
+    seconds until the window resets. `commit` ends the transaction here (for requests that
+    write nothing else)."""
     now = now or utcnow()
     start = _window(now, per_seconds)
     table = RateCounter.__table__
-    for _ in range(2):
-        res = db.session.execute(sa.update(table).where(table.c.key == key, table.c.window_start == start)
-                                 .values(count=table.c.count + 1))
-        if res.rowcount == 0:
-            try:
-                db.session.execute(sa.insert(table).values(key=key, window_start=start, count=1))
-            except IntegrityError:  # another process created the row first: count again
-                db.session.rollback()
-                continue
+    stmt = _insert().values([{"key": key, "window_start": start, "count": 1} for key, _ in limits])
+    stmt = stmt.on_conflict_do_update(index_elements=["key", "window_start"],
+                                      set_={"count": table.c.count + 1}).returning(table.c.key, table.c.count)
+    counts = dict(db.session.execute(stmt).all())
+    if commit:
         db.session.commit()
-        break
-    count = db.session.scalar(sa.select(table.c.count).where(table.c.key == key, table.c.window_start == start))
-    if count is not None and count > limit:
+    if any(counts.get(key, 0) > limit for key, limit in limits):
         return max(1, math.ceil((start + timedelta(seconds=per_seconds) - now).total_seconds()))
     return None
+
+
+def hit(key: str, limit: int, per_seconds: int, now: datetime | None = None) -> int | None:
+    """Count one event for `key` and commit it (the count must survive a request that fails
+    later); None if allowed, else the seconds until the window resets."""
+    return hit_many([(key, limit)], per_seconds, now, commit=True)
 
 
 def peek(key: str, limit: int, per_seconds: int, now: datetime | None = None) -> int | None:

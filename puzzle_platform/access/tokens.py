@@ -2,25 +2,27 @@
 
 The API takes tokens only, so a browser never sends a credential on its own and the API
 needs no CSRF protection. Tokens are looked up by their SHA-256 (see ApiToken); revoked and
-unknown tokens get 401. The rate limits live here, in one place, and are counted per token
-in the database so that every web process shares them.
+unknown tokens get 401. The limits (API_REQUESTS_PER_MINUTE, API_SUBMISSIONS_PER_MINUTE per
+token, SUBMISSIONS_PER_MINUTE per user) are configuration, counted in the database so that
+every web process shares them, in one statement per request.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import NoReturn
 
 import sqlalchemy as sa
-from flask import abort, g, make_response, request
+from flask import abort, current_app, g, make_response, request
+from sqlalchemy.orm import joinedload
 
 from ..errors import error_response
 from ..extensions import db
 from ..models import ApiToken, User
-from .ratelimit import hit
 from ..timeutil import iso, utcnow
+from .ratelimit import hit_many
 
 WINDOW_SECONDS = 60
-REQUESTS_PER_MINUTE = 120      # every authenticated API call
-SUBMISSIONS_PER_MINUTE = 30    # POSTs of answers (on top of the wrong-answer waits)
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # "last used" is kept to the minute
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
 
@@ -41,24 +43,43 @@ def authenticate() -> User:
     plain = plain.strip()
     if scheme.lower() != "bearer" or not plain:
         api_abort(401, "Malformed Authorization header: expected 'Bearer <token>'.", CHALLENGE)
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(plain)))
+    token = db.session.scalar(sa.select(ApiToken).options(joinedload(ApiToken.user))
+                              .where(ApiToken.token_hash == ApiToken.hash(plain)))
     if token is None:
         api_abort(401, "Unknown API token.", CHALLENGE)
     if token.revoked_at is not None:
         api_abort(401, "This API token has been revoked; create a new one on your profile page.",
                   CHALLENGE)
-    if token.expired():
+    now = utcnow()
+    if token.expired(now):
         api_abort(401, f"This API token expired on {iso(token.expires_at)}; create a new one on "
                        "your profile page.", CHALLENGE)
-    token.last_used_at = utcnow()
-    db.session.commit()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now  # written with the request's transaction
     g.api_token, g.api_user = token, token.user
     return token.user
 
 
-def rate_limit(kind: str, limit: int) -> None:
-    """Count one `kind` event for the calling token; 429 with Retry-After when over `limit`."""
-    retry = hit(f"api:{kind}:{g.api_token.id}", limit, WINDOW_SECONDS)
+def limits() -> dict[str, int]:
+    cfg = current_app.config
+    return {"requests": int(cfg["API_REQUESTS_PER_MINUTE"]),
+            "submissions": int(cfg["API_SUBMISSIONS_PER_MINUTE"]),
+            "user_submissions": int(cfg["SUBMISSIONS_PER_MINUTE"])}
+
+
+def count_request(submission: bool) -> None:
+    """Count this API call (and, for an answer, the submission) for the calling token and
+    user; 429 with Retry-After when over a limit. Requests that write nothing else commit the
+    count here; a submission's count commits with the attempt."""
+    per = limits()
+    token, user = g.api_token.id, g.api_user.id
+    keys = [(f"api:requests:{token}", per["requests"])]
+    if submission:
+        keys += [(f"api:submissions:{token}", per["submissions"]),
+                 (f"submit:user:{user}", per["user_submissions"])]
+    retry = hit_many(keys, WINDOW_SECONDS, commit=not submission)
     if retry is not None:
-        api_abort(429, f"Rate limit: at most {limit} {kind} per minute per token; "
-                       f"retry in {retry} s.", {"Retry-After": str(retry)})
+        db.session.commit()
+        api_abort(429, f"Rate limit: at most {per['requests']} requests and {per['submissions']} "
+                       f"submissions per minute per token, {per['user_submissions']} submissions "
+                       f"per minute per user; retry in {retry} s.", {"Retry-After": str(retry)})

@@ -14,12 +14,12 @@ from flask import Blueprint, g, jsonify, request
 
 from .. import openapi
 from ..access.visibility import visible_puzzle
-from ..access.tokens import (REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE, api_abort, authenticate,
-                        rate_limit)
+from ..access.tokens import api_abort, authenticate, count_request
 from ..extensions import csrf, db
 from ..grading.leaderboard import board_json, board_scope
 from ..models import Puzzle, Question, Submission, User
 from ..content.page import figure_views, question_views
+from ..grading.reveal import ensure_scored, score_due
 from ..grading.submissions import submit
 from ..timeutil import iso
 
@@ -35,7 +35,7 @@ def _authenticate() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     authenticate()
-    rate_limit("requests", REQUESTS_PER_MINUTE)
+    count_request(submission=request.endpoint == "api.create_submission")
 
 
 @bp.after_request
@@ -55,6 +55,7 @@ def _puzzle_summary(puzzle: Puzzle) -> dict:
 
 def _puzzle_detail(puzzle: Puzzle, user: User) -> dict:
     """The puzzle page as data; truth and answer only once revealed (or for mentors)."""
+    ensure_scored(puzzle)
     show_truth = puzzle.is_revealed() or user.is_mentor
     figures = [{
         "key": f.key, "title": f.title, "figure": f.figure, "provenance": f.provenance,
@@ -65,10 +66,11 @@ def _puzzle_detail(puzzle: Puzzle, user: User) -> dict:
     questions = []
     for view in question_views(puzzle, user, show_truth):
         q = view.question
-        item = {"key": q.key, "prompt_md": q.prompt_md, "kind": q.kind, "choices": q.choices,
-                "unit": q.unit, "points": q.points, "max_attempts": q.max_attempts,
-                "attempts_left": view.attempts_left, "solved": view.solved,
-                "wait_until": iso(view.wait_until)}
+        item = {"key": q.key, "prompt_md": q.prompt_md, "kind": q.kind, "mode": q.mode,
+                "choices": q.choices, "unit": q.unit, "points": q.points,
+                "max_attempts": q.max_attempts, "attempts_left": view.attempts_left,
+                "solved": view.solved, "wait_until": iso(view.wait_until),
+                "current_prediction": view.current.payload if view.current else None}
         if show_truth:
             item["truth"] = view.truth
         questions.append(item)
@@ -98,6 +100,7 @@ def _json_object() -> dict:
     except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
+        db.session.commit()  # the request still counts against the limits
         api_abort(400, f"The request {BODY_HINT}")
     return data
 
@@ -134,12 +137,10 @@ def puzzle(slug: str):
 def create_submission(slug: str, key: str):
     """One attempt through submissions.submit: 201 graded, 202 pending, else the refusal."""
     user: User = g.api_user
-    rate_limit("submissions", SUBMISSIONS_PER_MINUTE)
-    puzzle = visible_puzzle(slug, mentor=user.is_mentor)
     data = _json_object()
-    outcome = submit(user, puzzle, key, data, source="api")
+    outcome = submit(user, slug, key, data, source="api", mentor=user.is_mentor)
     if outcome.status in (201, 202):
-        return jsonify(_submission(outcome.submission, puzzle.slug, key)), outcome.status
+        return jsonify(_submission(outcome.submission, slug, key)), outcome.status
     headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
     api_abort(outcome.status, outcome.message, headers)
 
@@ -148,6 +149,7 @@ def create_submission(slug: str, key: str):
 def my_submissions():
     """The caller's own attempts (every status), oldest first; ?puzzle=SLUG narrows them."""
     user: User = g.api_user
+    score_due()
     stmt = (sa.select(Submission, Puzzle.slug, Question.key)
             .outerjoin(Puzzle, Puzzle.id == Submission.puzzle_id)
             .outerjoin(Question, Question.id == Submission.question_id)

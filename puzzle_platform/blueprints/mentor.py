@@ -19,7 +19,7 @@ from ..access.roles import mentor_required
 from ..content.authoring import (AuthoringError, PuzzleForm, create_puzzle, duplicate_puzzle,
                          export_puzzle, set_published, timezones, update_puzzle)
 from ..extensions import db
-from ..grading.truth import latest_artifact, resolve_truth
+from ..grading.truth import current_artifact, resolve_truth
 from ..markdown import MAX_MARKDOWN_CHARS, render_markdown
 from ..models import Job, Puzzle, Submission
 from ..content.page import figure_views, question_views
@@ -123,7 +123,7 @@ def _overview(puzzle: Puzzle, error: str | None = None, status: int = 200):
         .group_by(Submission.question_id)).all())
     jobs = db.session.scalars(sa.select(Job).where(Job.puzzle_id == puzzle.id)
                               .order_by(Job.id.desc()).limit(20)).all()
-    artifacts = {f.key: latest_artifact(puzzle.id, f.key) for f in puzzle.figures}
+    artifacts = {f.key: current_artifact(puzzle.id, f.key) for f in puzzle.figures}
     return render_template("mentor/puzzle.html", puzzle=puzzle, state=puzzle.state(), truths=truths,
                            counts=counts, jobs=jobs, figures=figure_views(puzzle), artifacts=artifacts,
                            error=error, puzzles_dir=current_app.config["PUZZLES_DIR"]), status

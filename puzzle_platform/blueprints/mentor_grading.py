@@ -81,7 +81,8 @@ def _back(sub: Submission):
 def override_view(submission_id: int):
     sub = _submission(submission_id)
     try:
-        override(sub, request.form.get("points", ""), request.form.get("reason", ""), current_user)
+        override(sub, request.form.get("points", ""), request.form.get("reason", ""), current_user,
+                 request.form.get("correct"))
     except GradeControlError as exc:
         return _render(sub.question, f"Attempt {sub.id} not changed: {exc}", exc.status)
     flash(f"Attempt {sub.id} of {sub.user.username} now counts {sub.points:g} points (override).", "success")

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..access.visibility import viewer_is_mentor, visible_puzzle
 from ..extensions import db
 from ..models import Job, Puzzle
 from ..content.page import figure_views, question_views
-from ..grading.submissions import submit
+from ..access.ratelimit import hit_many
+from ..grading.reveal import ensure_scored
+from ..grading.submissions import Outcome, submit
 
 bp = Blueprint("puzzles", __name__)
 
@@ -21,6 +23,7 @@ def index():
 
 
 def _render(puzzle: Puzzle, errors: dict[str, str] | None = None, form: dict | None = None, status: int = 200):
+    ensure_scored(puzzle)
     mentor = viewer_is_mentor()
     revealed = puzzle.is_revealed()
     user = current_user if current_user.is_authenticated else None
@@ -39,13 +42,19 @@ def show(slug: str):
 @bp.post("/puzzles/<slug>/questions/<key>")
 @login_required
 def answer(slug: str, key: str):
-    puzzle = visible_puzzle(slug)
-    outcome = submit(current_user, puzzle, key, request.form.to_dict())
+    limit = int(current_app.config["SUBMISSIONS_PER_MINUTE"])
+    retry = hit_many([(f"submit:user:{current_user.id}", limit)], 60)
+    if retry is not None:
+        db.session.commit()
+        outcome = Outcome(429, f"Too many submissions: at most {limit} a minute; wait {retry} s.", None, retry)
+    else:
+        outcome = submit(current_user, slug, key, request.form.to_dict(), mentor=viewer_is_mentor())
     if outcome.status in (201, 202):
         flash(outcome.message, "success" if outcome.status == 201 else "info")
         return redirect(url_for("puzzles.show", slug=slug, _anchor=f"q-{key}"), 303)
-    if outcome.submission is not None and outcome.submission.question_id is None:
-        abort(outcome.status, outcome.message)  # no such question on the page to show it by
+    puzzle = visible_puzzle(slug)
+    if outcome.status == 404:
+        abort(404, outcome.message)  # no such question on the page to show it by
     resp, status = _render(puzzle, {key: outcome.message}, {key: request.form.to_dict()}, outcome.status)
     headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else {}
     return resp, status, headers

@@ -5,10 +5,12 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
+    from .grades import grades
     from .puzzles import puzzles
     from .run import run
     from .users import users
 
+    app.cli.add_command(grades)
     app.cli.add_command(puzzles)
     app.cli.add_command(users)
     app.cli.add_command(run)

@@ -54,7 +54,7 @@ def _queue_missing_figures() -> None:
     import sqlalchemy as sa
 
     from ..extensions import db
-    from ..grading.truth import latest_artifact
+    from ..grading.truth import current_artifact
     from ..jobs.queue import enqueue_figure
     from ..models import Job, Puzzle
 
@@ -64,6 +64,6 @@ def _queue_missing_figures() -> None:
         for fig in puzzle.figures:
             tried = db.session.scalar(sa.select(Job.id).where(
                 Job.puzzle_id == puzzle.id, Job.figure_key == fig.key).limit(1))
-            if latest_artifact(puzzle.id, fig.key) is None and tried is None:
+            if current_artifact(puzzle.id, fig.key) is None and tried is None:
                 job = enqueue_figure(puzzle, fig)
                 click.echo(f"queued job {job.id}: {puzzle.slug} figure {fig.key}")

@@ -59,8 +59,9 @@ def _forget_self() -> None:
 
 
 def _recovery_loop(app, every: float, stop: threading.Event) -> None:
-    from ..jobs.queue import recover_jobs
     from ..access.ratelimit import prune
+    from ..grading.reveal import score_due
+    from ..jobs.queue import recover_jobs
     ticks = 0
     while not stop.wait(every):
         ticks += 1
@@ -68,6 +69,7 @@ def _recovery_loop(app, every: float, stop: threading.Event) -> None:
             try:
                 report_alive()
                 recover_jobs()
+                score_due()  # forecasts are scored at the reveal even if nobody looks
                 if ticks % 100 == 1:
                     prune()  # old rate-limit windows: housekeeping, rarely
             except Exception:  # noqa: BLE001 - keep the loop alive; the next tick retries

@@ -1,8 +1,8 @@
 """Discussion: one thread per puzzle, opened to a scholar by solving or by the reveal.
 
 The gate keeps spoilers away from those still working: a scholar reads and writes only
-after a graded correct attempt on any question of the puzzle, or once the puzzle is
-revealed; mentors always. Hidden posts stay in the database (moderation is reversible).
+after solving a challenge question of the puzzle, or once the puzzle is revealed; mentors
+always. Hidden posts stay in the database (moderation is reversible).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Post, Puzzle, User
 from ..access.ratelimit import hit
-from ..grading.submissions import is_solved
+from ..models import Score
 from ..timeutil import utcnow
 
 MAX_POST_CHARS = 20_000
@@ -31,7 +31,10 @@ class DiscussionError(Exception):
 
 
 def solved_any(user: User, puzzle: Puzzle) -> bool:
-    return any(is_solved(user.id, q.id) for q in puzzle.questions)
+    """A question of the puzzle counts as solved for the scholar (before the reveal only
+    challenges can be: forecasts are not scored until then)."""
+    return db.session.scalar(sa.select(Score.id).where(
+        Score.user_id == user.id, Score.puzzle_id == puzzle.id, Score.solved.is_(True)).limit(1)) is not None
 
 
 def may_discuss(user: User, puzzle: Puzzle) -> bool:

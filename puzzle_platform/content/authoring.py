@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..grading.locks import lock_puzzles
+from ..grading.refresh import refresh_puzzles
 from ..models import Puzzle, User
 from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
                            load_puzzle, spec_from_table)
@@ -143,7 +145,7 @@ def spec_from_puzzle(puzzle: Puzzle) -> PuzzleSpec:
         puzzle.summary, puzzle.statement_md, puzzle.answer_md, puzzle.release_at,
         puzzle.deadline_at, puzzle.reveal_at,
         [FigureSpec(f.key, f.title, f.recipe, dict(f.params)) for f in puzzle.figures],
-        [QuestionSpec(q.key, q.prompt_md, q.kind, q.grader, dict(q.grader_params), float(q.points),
+        [QuestionSpec(q.key, q.prompt_md, q.kind, q.mode, q.grader, dict(q.grader_params), float(q.points),
                       q.max_attempts, q.statistic, q.truth_literal, q.unit, q.choices)
          for q in puzzle.questions])
 
@@ -204,8 +206,12 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Pu
 
 
 def set_published(puzzle: Puzzle, published: bool) -> None:
-    """Unpublished puzzles are 'upcoming' to scholars whatever their schedule says."""
+    """Unpublished puzzles are 'upcoming' to scholars whatever their schedule says, and their
+    points leave every leaderboard (they come back with the puzzle)."""
+    lock_puzzles([puzzle.id])
+    db.session.refresh(puzzle)
     puzzle.published = published
+    refresh_puzzles([puzzle.id], "puzzle published" if published else "puzzle unpublished")
     db.session.commit()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from graders import GraderParamsError, UnknownGrader, get_grader
 
 from ..markdown import MAX_MARKDOWN_CHARS
-from ..models.puzzle import QUESTION_KINDS
+from ..models.puzzle import QUESTION_KINDS, QUESTION_MODES
 from ..recipes import RecipeError, get_recipe
 from ..timeutil import parse_utc
 
@@ -28,8 +28,10 @@ MAX_NUMBER = 9999
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PUZZLE_KEYS = {"title", "summary", "release_at", "deadline_at", "reveal_at", "figures", "questions"}
 FIGURE_KEYS = {"key", "title", "recipe", "params"}
-QUESTION_KEYS = {"key", "prompt", "kind", "grader", "grader_params", "points", "max_attempts",
+QUESTION_KEYS = {"key", "prompt", "kind", "mode", "grader", "grader_params", "points", "max_attempts",
                  "statistic", "truth", "unit", "choices"}
+# Without max_attempts: a challenge gives 5 attempts, a forecast 100 revisions.
+DEFAULT_ATTEMPTS = {"challenge": 5, "forecast": 100}
 
 
 class PuzzleFileError(ValueError):
@@ -53,6 +55,7 @@ class QuestionSpec:
     key: str
     prompt_md: str
     kind: str
+    mode: str
     grader: str
     grader_params: dict
     points: float
@@ -123,6 +126,22 @@ def _figure(raw: dict, index: int) -> FigureSpec:
     return FigureSpec(key, title, recipe.name, params)
 
 
+def _check_mode(where: str, mode: str, grader: str, params: dict) -> None:
+    """What each mode allows: a challenge tells right or wrong at once, so its points must be
+    all or nothing (a continuous score would tell how far off the answer is); a forecast
+    tells nothing before the reveal, so it has no hints."""
+    if mode == "challenge":
+        if grader == "interval":
+            raise ValueError(f"{where}: a challenge is all or nothing, and the interval grader's "
+                             "score is continuous; use abs_tol or rel_tol, or mode = \"forecast\"")
+        if "partial_until" in params and params["partial_until"] > params.get("tolerance", 0):
+            raise ValueError(f"{where}: a challenge is all or nothing: partial_until (partial "
+                             "credit) is only for forecasts")
+    elif params.get("hint"):
+        raise ValueError(f"{where}: hints (\"too high\"/\"too low\") are for challenges; a "
+                         "forecast gets no feedback before the reveal")
+
+
 def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
     key = _entry(raw, f"questions[{index}]", QUESTION_KEYS)
     where = f"question {key!r}"
@@ -132,6 +151,12 @@ def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> Question
     prompt = raw.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"{where}: prompt is required")
+    mode = raw.get("mode", "forecast" if kind in ("numeric", "interval") else "challenge")
+    if mode not in QUESTION_MODES:
+        raise ValueError(f"{where}: mode must be one of {', '.join(QUESTION_MODES)}")
+    if mode == "forecast" and kind not in ("numeric", "interval"):
+        raise ValueError(f"{where}: {kind} questions are challenges (right or wrong at once); "
+                         "set mode = \"challenge\" or leave mode out")
     choices = raw.get("choices")
     if kind == "choice":
         if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c for c in choices):
@@ -151,10 +176,11 @@ def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> Question
         grader_params = grader.validate_params(grader_params)
     except (UnknownGrader, GraderParamsError) as exc:
         raise ValueError(f"{where}: {exc}") from None
+    _check_mode(where, mode, grader.name, grader_params)
     points = raw.get("points", 10)
     if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points) or points <= 0:
         raise ValueError(f"{where}: points must be a number > 0")
-    attempts = raw.get("max_attempts", 5)
+    attempts = raw.get("max_attempts", DEFAULT_ATTEMPTS[mode])
     if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 1000:
         raise ValueError(f"{where}: max_attempts must be a whole number from 1 to 1000")
     statistic, truth = raw.get("statistic"), raw.get("truth")
@@ -176,7 +202,7 @@ def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> Question
             raise ValueError(f"{where}: truth: {exc}") from None
     if len(str(raw.get("unit", ""))) > 32:
         raise ValueError(f"{where}: unit must be at most 32 characters")
-    return QuestionSpec(key, prompt.strip(), kind, grader.name, grader_params, float(points),
+    return QuestionSpec(key, prompt.strip(), kind, mode, grader.name, grader_params, float(points),
                         attempts, statistic, None if truth is None else {"value": truth},
                         str(raw.get("unit", "")), choices)
 

@@ -1,19 +1,25 @@
 """What the puzzle page shows a given viewer; the one place that decides what is visible.
 
 Before the reveal nothing here carries a truth value, an answer text or another scholar's
-attempt: those are only added when `puzzle.is_revealed()` (or for mentors).
+attempt: those are only added when `puzzle.is_revealed()` (or for mentors). A scholar sees
+their own attempts as the log holds them, and the log holds no grade of a forecast before
+its puzzle is scored at the reveal (grading/state.py), so there is nothing to hide there.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..extensions import db
-from ..grading.truth import latest_artifact, resolve_truth
-from ..models import Job, Puzzle, Question, Submission, User
-from ..grading.submissions import attempts_used, is_solved, wait_until
+from ..grading.refresh import COUNTED
+from ..grading.submissions import History
+from ..grading.truth import current_artifact, resolve_truth
+from ..models import Job, Puzzle, Question, Score, Submission, User
+from ..timeutil import utcnow
 
 
 @dataclass
@@ -23,6 +29,7 @@ class QuestionView:
     attempts_left: int = 0
     solved: bool = False
     wait_until: datetime | None = None
+    current: Submission | None = None   # a forecast's prediction in force (the latest)
     truth: object = None
     distribution: dict | None = None
 
@@ -41,7 +48,7 @@ class FigureView:
 def figure_views(puzzle: Puzzle) -> list[FigureView]:
     views = []
     for fig in puzzle.figures:
-        art = latest_artifact(puzzle.id, fig.key)
+        art = current_artifact(puzzle.id, fig.key)
         job = None
         if art is None:
             job = db.session.scalar(sa.select(Job).where(Job.puzzle_id == puzzle.id, Job.figure_key == fig.key)
@@ -53,12 +60,12 @@ def figure_views(puzzle: Puzzle) -> list[FigureView]:
 
 
 def _distribution(question: Question, truth: object) -> dict | None:
-    """A plotly histogram of everyone's latest point predictions, with the truth marked."""
+    """A plotly histogram of the predictions that count (one per scholar), truth marked."""
     if question.kind not in ("numeric", "interval"):
         return None
     values = [p["value"] for (p,) in db.session.execute(
-        sa.select(Submission.payload).where(Submission.question_id == question.id,
-                                            Submission.status == "graded")) if "value" in p]
+        sa.select(Submission.payload).join(Score, Score.submission_id == Submission.id)
+        .where(Score.question_id == question.id)) if "value" in p]
     if not values:
         return None
     shapes = []
@@ -67,23 +74,35 @@ def _distribution(question: Question, truth: object) -> dict | None:
                        "line": {"color": "crimson", "width": 2}})
     return {
         "data": [{"type": "histogram", "x": values, "nbinsx": 40, "name": "predictions"}],
-        "layout": {"title": {"text": f"Everyone's predictions (n={len(values)}); red line: truth"},
+        "layout": {"title": {"text": f"Everyone's counted predictions (n={len(values)}); red line: truth"},
                    "shapes": shapes, "height": 300, "margin": {"t": 40, "b": 40, "l": 40, "r": 10},
                    "xaxis": {"title": {"text": question.unit or "prediction"}}},
     }
 
 
+def _own_attempts(puzzle: Puzzle, user: User) -> dict[int, list[Submission]]:
+    by_question: dict[int, list[Submission]] = defaultdict(list)
+    for sub in db.session.scalars(sa.select(Submission).where(
+            Submission.user_id == user.id, Submission.puzzle_id == puzzle.id).order_by(Submission.id.desc())):
+        by_question[sub.question_id].append(sub)
+    return by_question
+
+
 def question_views(puzzle: Puzzle, user: User | None, show_truth: bool) -> list[QuestionView]:
     views = []
+    own = _own_attempts(puzzle, user) if user is not None else {}
+    now = utcnow()
     for q in puzzle.questions:
         view = QuestionView(q)
         if user is not None:
-            view.attempts = list(db.session.scalars(
-                sa.select(Submission).where(Submission.user_id == user.id, Submission.question_id == q.id)
-                .order_by(Submission.id.desc())))
-            view.attempts_left = max(0, q.max_attempts - attempts_used(user.id, q.id))
-            view.solved = is_solved(user.id, q.id)
-            view.wait_until = wait_until(user.id, q.id)
+            view.attempts = own.get(q.id, [])
+            past = History([s for s in view.attempts if s.status in COUNTED])
+            view.attempts_left = max(0, q.max_attempts - past.used)
+            if q.is_forecast:
+                view.current = next((s for s in view.attempts if s.status in COUNTED), None)
+            else:
+                view.solved = past.solved
+                view.wait_until = past.wait_until(current_app.config["WRONG_ANSWER_WAITS"], now)
         if show_truth:
             truth = resolve_truth(q)
             view.truth = truth.value if truth else None

@@ -1,22 +1,30 @@
 """Apply validated puzzle folders to the database: idempotent, all or nothing.
 
-Returns what changed, line by line. A question whose grading definition changed has its
-attempts regraded (and each change logged); a question with attempts is never deleted.
+Returns what changed, line by line. A changed puzzle is locked with its questions first (see
+grading/locks.py); every question whose grading could change (its definition, its figure's
+params and so its truth, the puzzle's schedule) is re-derived from the log in the same
+transaction, and each change of points is logged. A question with attempts is never deleted.
+Jobs computing a figure for params it no longer has are superseded.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..grading.truth import regrade_question
+from ..grading.locks import lock_puzzles
+from ..grading.refresh import refresh_questions
+from ..grading.truth import params_key
+from ..jobs.queue import supersede_stale_jobs
 from ..models import Figure, Puzzle, Question, Submission
+from ..timeutil import utcnow
 from .files import PuzzleSpec
 
 PUZZLE_FIELDS = ("number", "title", "summary", "statement_md", "answer_md", "release_at",
                  "deadline_at", "reveal_at")
-QUESTION_FIELDS = ("prompt_md", "kind", "grader", "grader_params", "points", "max_attempts",
+QUESTION_FIELDS = ("prompt_md", "kind", "mode", "grader", "grader_params", "points", "max_attempts",
                    "statistic", "truth_literal", "unit", "choices")
-GRADING_FIELDS = {"grader", "grader_params", "points", "statistic", "truth_literal", "kind"}
+GRADING_FIELDS = {"grader", "grader_params", "points", "statistic", "truth_literal", "kind", "mode"}
+SCHEDULE_FIELDS = {"release_at", "deadline_at", "reveal_at"}
 FIGURE_FIELDS = ("title", "recipe", "params")
 
 
@@ -35,22 +43,33 @@ def _assign(obj, spec_obj, fields: tuple[str, ...]) -> list[str]:
 
 
 def _sync_children(puzzle: Puzzle, spec: PuzzleSpec, lines: list[str]) -> list[Question]:
-    """Create/update/delete figures and questions; return questions to regrade."""
+    """Create/update/delete figures and questions; return questions to re-derive."""
     to_regrade: list[Question] = []
     figures = {f.key: f for f in puzzle.figures}
+    moved: set[str] = set()  # figures whose params changed: their truth may have changed
     for pos, fspec in enumerate(spec.figures):
         fig = figures.pop(fspec.key, None)
         if fig is None:
             puzzle.figures.append(Figure(key=fspec.key, position=pos, title=fspec.title,
-                                         recipe=fspec.recipe, params=fspec.params))
+                                         recipe=fspec.recipe, params=fspec.params,
+                                         params_key=params_key(fspec.recipe, fspec.params)))
             lines.append(f"  + figure {fspec.key}")
+            moved.add(fspec.key)
             continue
         fig.position = pos
         if changed := _assign(fig, fspec, FIGURE_FIELDS):
             lines.append(f"  ~ figure {fspec.key}: {', '.join(changed)}")
+            key = params_key(fig.recipe, fig.params)
+            if key != fig.params_key:
+                fig.params_key = key
+                moved.add(fig.key)
+                if superseded := supersede_stale_jobs(puzzle.id, fig.key, key):
+                    lines.append(f"  superseded job(s) {', '.join(map(str, superseded))} of figure {fig.key}")
     for fig in figures.values():
         puzzle.figures.remove(fig)
         lines.append(f"  - figure {fig.key}")
+        moved.add(fig.key)
+        supersede_stale_jobs(puzzle.id, fig.key, None)
 
     questions = {q.key: q for q in puzzle.questions}
     for pos, qspec in enumerate(spec.questions):
@@ -66,6 +85,8 @@ def _sync_children(puzzle: Puzzle, spec: PuzzleSpec, lines: list[str]) -> list[Q
             lines.append(f"  ~ question {qspec.key}: {', '.join(changed)}")
             if GRADING_FIELDS & set(changed):
                 to_regrade.append(q)
+        if q.figure_key in moved and q not in to_regrade:
+            to_regrade.append(q)
     for q in questions.values():
         n = db.session.scalar(sa.select(sa.func.count()).select_from(Submission)
                               .where(Submission.question_id == q.id))
@@ -88,6 +109,11 @@ def sync_puzzles(specs: list[PuzzleSpec], new_attrs: dict | None = None) -> list
         by_slug = {p.slug: p for p in db.session.scalars(sa.select(Puzzle))}
         numbers = {p.number: p.slug for p in by_slug.values()}
         regrade: list[Question] = []
+        changing = [by_slug[s.slug].id for s in specs
+                    if s.slug in by_slug and by_slug[s.slug].source_hash != s.source_hash()]
+        lock_puzzles(changing)  # before anything changes: see grading/locks.py
+        for puzzle_id in changing:
+            db.session.refresh(db.session.get(Puzzle, puzzle_id))
         for spec in specs:
             puzzle = by_slug.get(spec.slug)
             owner = numbers.get(spec.number)
@@ -105,14 +131,19 @@ def sync_puzzles(specs: list[PuzzleSpec], new_attrs: dict | None = None) -> list
             else:
                 changed = _assign(puzzle, spec, PUZZLE_FIELDS)
                 lines.append(f"~ {spec.number:02d}-{spec.slug}: updated {', '.join(changed) or 'questions/figures'}")
+                if SCHEDULE_FIELDS & set(changed):
+                    if puzzle.scored_at is not None and puzzle.reveal_at > utcnow():
+                        puzzle.scored_at = None  # the reveal moved back into the future
+                    regrade += [q for q in puzzle.questions]
             puzzle.source_hash = digest
             db.session.flush()
             regrade += _sync_children(puzzle, spec, lines)
         db.session.flush()
-        for question in regrade:
-            changes = regrade_question(question, f"question {question.key} definition changed")
-            if changes:
-                lines.append(f"  regraded {len(changes)} attempt(s) of {question.key}")
+        by_id = {q.id: q for q in regrade}
+        for question in sorted(by_id.values(), key=lambda q: q.id):
+            report = refresh_questions([question.id], f"question {question.key} definition changed")
+            if report.attempts:
+                lines.append(f"  regraded {report.attempts} attempt(s) of {question.key}")
         db.session.commit()
     except Exception:
         db.session.rollback()

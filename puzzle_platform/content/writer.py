@@ -53,7 +53,7 @@ def spec_to_table(spec: PuzzleSpec) -> dict:
     fig_map = {f.key: f for f in spec.figures}
     questions = []
     for i, q in enumerate(spec.questions):
-        raw: dict = {"key": q.key, "prompt": q.prompt_md, "kind": q.kind, "grader": q.grader}
+        raw: dict = {"key": q.key, "prompt": q.prompt_md, "kind": q.kind, "mode": q.mode, "grader": q.grader}
         if q.statistic is not None:
             raw["statistic"] = q.statistic
         else:

@@ -1,10 +1,12 @@
 """Calibration profiles: how often a scholar's 90% intervals cover the truth, and their scores.
 
 Pure functions first (Wilson band, coverage, summary, figures), then the queries. Only
-questions of REVEALED puzzles count: before the reveal a per-question "covered or not"
-next to the interval would narrow down the truth. Each question counts the scholar's FIRST
-graded attempt, so later attempts (made after feedback) do not flatter the profile. The
-scores reuse the graders' own interval_score / weighted_interval_score.
+forecast questions count, of puzzles scored at their reveal: before the reveal a
+per-question "covered or not" next to the interval would narrow down the truth, and a
+challenge's attempts follow feedback. Each question counts the prediction the leaderboard
+counts (the last before the deadline), and only when it is a real interval (lower < upper):
+a point answer says nothing about calibration. The scores reuse the graders' own
+interval_score / weighted_interval_score.
 """
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ import sqlalchemy as sa
 from graders import get_grader, interval_score, weighted_interval_score
 
 from ..extensions import db
+from .reveal import score_due
 from .truth import resolve_truth
-from ..models import Puzzle, Question, Submission, User
+from ..models import Puzzle, Question, Score, Submission, User
 from ..timeutil import utcnow
 
 Z90 = 1.6448536269514722   # Phi^-1(0.95): a two-sided 90% band
@@ -28,7 +31,7 @@ STRIP_CLIP = 4.0           # the strip plot clips truths further than 4 half-wid
 
 @dataclass(frozen=True)
 class IntervalRecord:
-    """One scholar's first graded interval on one question, with the truth."""
+    """One scholar's counted interval on one forecast question, with the truth."""
 
     puzzle_number: int
     puzzle_slug: str
@@ -200,11 +203,14 @@ def _real(value: object) -> float | None:
 
 
 def revealed_questions(now: datetime | None = None) -> list[tuple[Question, float, float]]:
-    """(question, truth, alpha) for numeric questions of revealed puzzles whose truth exists."""
+    """(question, truth, alpha) for forecast questions of scored, revealed puzzles whose
+    truth exists."""
     now = now or utcnow()
+    score_due(now)
     questions = db.session.scalars(
         sa.select(Question).join(Puzzle, Puzzle.id == Question.puzzle_id)
-        .where(Question.kind.in_(("numeric", "interval")), Puzzle.reveal_at <= now)
+        .where(Question.mode == "forecast", Question.kind.in_(("numeric", "interval")),
+               Puzzle.reveal_at <= now, Puzzle.scored_at.is_not(None))
         .order_by(Puzzle.number, Question.position, Question.id))
     out = []
     for q in questions:
@@ -218,33 +224,27 @@ def revealed_questions(now: datetime | None = None) -> list[tuple[Question, floa
 
 
 def _record(question: Question, truth: float, alpha: float, sub: Submission) -> IntervalRecord | None:
-    """The interval of an attempt; a point answer counts as zero width on `interval` questions."""
+    """The interval of a prediction; None for a point answer or a degenerate interval."""
     payload = sub.payload or {}
     value = _real(payload.get("value"))
     lower, upper = _real(payload.get("lower")), _real(payload.get("upper"))
-    if value is None:
+    if value is None or lower is None or upper is None or not lower < upper:
         return None
-    if lower is None or upper is None:
-        if question.grader != "interval":
-            return None
-        lower = upper = value
     return IntervalRecord(question.puzzle.number, question.puzzle.slug, question.key, value,
                           lower, upper, truth, alpha, sub.created_at)
 
 
 def records_for(user_ids: list[int], now: datetime | None = None) -> dict[int, list[IntervalRecord]]:
-    """Each user's records, one per qualifying question, from their first graded attempt."""
+    """Each user's records, one per qualifying question, from the prediction that counts."""
     out: dict[int, list[IntervalRecord]] = {uid: [] for uid in user_ids}
     questions = revealed_questions(now)
     if not user_ids or not questions:
         return out
     first: dict[tuple[int, int], Submission] = {}
     for sub in db.session.scalars(
-            sa.select(Submission).where(
-                Submission.user_id.in_(user_ids), Submission.status == "graded",
-                Submission.question_id.in_([q.id for q, _, _ in questions]))
-            .order_by(Submission.created_at, Submission.id)):
-        first.setdefault((sub.user_id, sub.question_id), sub)
+            sa.select(Submission).join(Score, Score.submission_id == Submission.id).where(
+                Score.user_id.in_(user_ids), Score.question_id.in_([q.id for q, _, _ in questions]))):
+        first[(sub.user_id, sub.question_id)] = sub
     for uid in user_ids:
         for q, truth, alpha in questions:
             sub = first.get((uid, q.id))

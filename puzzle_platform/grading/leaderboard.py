@@ -1,11 +1,12 @@
 """Leaderboards: per puzzle, for the season, per cohort.
 
-Ranked by points (desc), ties broken by the earliest time the points were reached (the
-latest of the per-question best attempts), then by user id. Read from tables kept at grading
-time, never the attempt log: UserTotal (one row per scholar) for the season, Score (one row
-per answered question) for a puzzle; and
-memoised per process; a generation counter in the database, bumped on every grade change,
-invalidates every process's cache at once.
+Ranked by points (desc), ties broken by the earliest time the total reached its current
+value, then by user id (the rules are RULES below, and grading/state.py computes them).
+Read from the derived rows, never the attempt log: UserTotal (one row per scholar) for the
+season, Score (one row per counted question) for a puzzle; memoised per process, and a
+generation counter in the database, bumped whenever a Score or a total changes, invalidates
+every process's cache at once. Forecasts enter only once their puzzle is scored at the
+reveal (grading/reveal.py), which the first read after the reveal triggers.
 """
 from __future__ import annotations
 
@@ -15,23 +16,27 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
 from flask import abort
 
 from ..extensions import db
 from ..models import Cohort, CohortMember, Puzzle, Score, Setting, User, UserTotal
 from ..timeutil import iso
+from .generation import generation
+from .reveal import score_due
 
-GENERATION_KEY = "scoreboard_generation"
 CACHE_SECONDS = 60.0
 
 RULES = (
-    "Each question's points are the best score among your graded attempts (score in [0, 1] "
-    "times the question's points). Your total is the sum over questions. Higher totals rank "
-    "first; equal totals are ordered by the earliest time the total was reached (the time of "
-    "the latest best attempt, as submitted, not as graded). Pending attempts count once they "
-    "are graded, at the time you submitted them. Only scholars are ranked."
+    "A question's points are its score in [0, 1] times the question's points. A challenge "
+    "question counts your best attempt, as soon as it is graded; a forecast question counts "
+    "your last prediction before the deadline, once the puzzle is revealed. Your total is the "
+    "sum over questions. Higher totals rank first; equal totals are ordered by the time your "
+    "total reached its current value: the latest time at which one of your questions reached "
+    "the points it now holds (a challenge: your first attempt with your best points; a "
+    "forecast: the first of your final run of predictions with the counted points), so "
+    "attempts that do not raise a total never move it; a total of zero is dated by your first "
+    "counted answer. Times are when you submitted, not when you were graded. Only scholars "
+    "are ranked, and only on published puzzles."
 )
 
 
@@ -50,31 +55,10 @@ _cache: dict[tuple, tuple[int, float, list[Entry]]] = {}
 _lock = threading.Lock()
 
 
-def generation() -> int:
-    return int(Setting.get(GENERATION_KEY, 0) or 0)
-
-
-def bump_generation() -> None:
-    """Called inside the grading transaction, so it commits (or rolls back) with the grade.
-
-    Read FOR UPDATE so that concurrent grades each add one (no lost update on PostgreSQL);
-    the very first insert may race another process's, hence the savepoint (found by the
-    load test: a 500 on the first graded attempts under gunicorn + PostgreSQL).
-    """
-    row = db.session.get(Setting, GENERATION_KEY, with_for_update=True)
-    if row is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(Setting(key=GENERATION_KEY, value=1))
-            return
-        except IntegrityError:
-            row = db.session.get(Setting, GENERATION_KEY, with_for_update=True, populate_existing=True)
-    row.value = int(row.value or 0) + 1
-
-
 def _totals(puzzle_id: int | None):
     """Per-user totals: the UserTotal rows for the season (one row per scholar, kept at
-    grading time), or a per-puzzle aggregate of Score (a covering index scan).
+    grading time), or a per-puzzle aggregate of Score (a covering index scan) by the same
+    rule as state.user_total.
 
     Totals are rounded to 4 places so that float sums of equal points tie exactly and the
     earliest-reached rule decides.
@@ -86,7 +70,8 @@ def _totals(puzzle_id: int | None):
                       # round(double, int) does not exist on PostgreSQL: round a numeric
                       sa.cast(sa.func.round(sa.cast(sa.func.sum(Score.points), sa.Numeric), 4),
                               sa.Float).label("points"),
-                      sa.func.max(Score.reached_at).label("reached"),
+                      sa.func.coalesce(sa.func.max(Score.reached_at),
+                                       sa.func.min(Score.answered_at)).label("reached"),
                       sa.func.sum(sa.case((Score.solved.is_(True), 1), else_=0)).label("solved"),
                       sa.func.count().label("answered"))
             .where(Score.puzzle_id == puzzle_id).group_by(Score.user_id).subquery())
@@ -115,6 +100,7 @@ def _query(puzzle_id: int | None, cohort_id: int | None) -> list[Entry]:
 
 def standings(puzzle_id: int | None = None, cohort_id: int | None = None) -> list[Entry]:
     """The ranked entries; cached until the next grade change (or CACHE_SECONDS)."""
+    score_due()
     key = (db.engine.url.render_as_string(), puzzle_id, cohort_id)
     gen = generation()
     now = time.monotonic()

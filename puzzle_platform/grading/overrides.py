@@ -1,8 +1,9 @@
 """Mentors' control of grades: the attempt log with filters, overrides with a reason, CSV.
 
-An override wins over the grader until it is removed (regrading leaves it alone, see
-grading.regrade_question); every change of points is logged in GradeChange with its reason,
-and the Score row and the leaderboards follow at once.
+An override sets an attempt's points and whether it counts as correct, together, and wins
+over the grader until it is removed (grading/state.py); every change of points is logged in
+GradeChange with its reason, and the Score row, "solved", the attempt limits and the
+leaderboards follow at once, re-derived under the question's lock (grading/refresh.py).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from typing import Mapping
 import sqlalchemy as sa
 
 from ..extensions import db
-from .truth import refresh_score, regrade_question
+from .locks import lock_questions
+from .refresh import refresh_questions
 from ..models import GradeChange, Question, Score, Submission, User
 from ..models.submission import STATUSES
 from ..timeutil import iso
@@ -112,49 +114,60 @@ def _reason(text: str) -> str:
     return reason
 
 
-def override(sub: Submission, points_text: str, reason_text: str, mentor: User) -> None:
-    """Set an attempt's points by hand, with a reason the scholar sees. Commits."""
-    question = _overridable(sub)
+def _locked(sub: Submission) -> Question:
+    """Lock the attempt's question (see locks.py), then check it afresh."""
+    if sub.question_id is not None:
+        lock_questions([sub.question_id])
+        db.session.refresh(sub)
+    return _overridable(sub)
+
+
+def _counts_as_correct(text: str | None, points: float, question: Question) -> bool:
+    choice = (text or "").strip().lower()
+    if choice in ("yes", "no"):
+        return choice == "yes"
+    if choice:
+        raise GradeControlError(400, "correct must be yes or no")
+    return points >= question.points  # full marks count as solved unless the mentor says not
+
+
+def override(sub: Submission, points_text: str, reason_text: str, mentor: User,
+             correct_text: str | None = None) -> None:
+    """Set an attempt's points and correctness by hand, with a reason the scholar sees. Commits."""
+    question = _locked(sub)
     try:
         points = float((points_text or "").strip())
     except ValueError:
         raise GradeControlError(400, f"points must be a number from 0 to {question.points:g}") from None
     if not math.isfinite(points) or not 0 <= points <= question.points:
         raise GradeControlError(400, f"points must be a number from 0 to {question.points:g}")
+    correct = _counts_as_correct(correct_text, points, question)
     reason = _reason(reason_text)
-    db.session.add(GradeChange(submission_id=sub.id, old_points=sub.points, new_points=points,
-                               old_artifact_id=sub.artifact_id, new_artifact_id=sub.artifact_id,
-                               reason=f"override by {mentor.username}: {reason}"))
-    sub.override_points, sub.override_reason, sub.overridden_by = points, reason, mentor.id
-    sub.points = points
-    db.session.flush()
-    refresh_score(sub.user_id, question)
+    if sub.points == points and sub.correct == correct:
+        db.session.add(GradeChange(submission_id=sub.id, old_points=sub.points, new_points=points,
+                                   old_artifact_id=sub.artifact_id, new_artifact_id=sub.artifact_id,
+                                   reason=f"override by {mentor.username}: {reason}"))
+    sub.override_points, sub.override_correct = points, correct
+    sub.override_reason, sub.overridden_by = reason, mentor.id
+    refresh_questions([question.id], f"override by {mentor.username}: {reason}")
     db.session.commit()
 
 
 def remove_override(sub: Submission, mentor: User) -> None:
-    """Give the attempt back to the grader: its own points, regraded if the truth moved. Commits."""
-    question = _overridable(sub)
+    """Give the attempt back to the grader: its own grade against the current truth. Commits."""
+    _locked(sub)
     if sub.override_points is None:
         raise GradeControlError(409, f"attempt {sub.id} has no override to remove")
-    restored = round((sub.score or 0.0) * question.points, 4)
-    db.session.add(GradeChange(submission_id=sub.id, old_points=sub.points, new_points=restored,
-                               old_artifact_id=sub.artifact_id, new_artifact_id=sub.artifact_id,
-                               reason=f"override removed by {mentor.username}"))
-    sub.override_points = sub.override_reason = sub.overridden_by = None
-    sub.points = restored
-    db.session.flush()
-    refresh_score(sub.user_id, question)
-    # The grade kept under the override may predate a new truth: bring the question up to date.
-    regrade_question(question, f"override removed by {mentor.username}")
+    sub.override_points = sub.override_correct = sub.override_reason = sub.overridden_by = None
+    refresh_questions([sub.question_id], f"override removed by {mentor.username}")
     db.session.commit()
 
 
 def regrade(question: Question, mentor: User) -> int:
-    """Regrade a question against its current truth; returns how many attempts changed."""
-    changes = regrade_question(question, f"requested by {mentor.username}")
+    """Re-derive a question's attempts against its current truth; returns how many changed."""
+    report = refresh_questions([question.id], f"requested by {mentor.username}")
     db.session.commit()
-    return len(changes)
+    return report.attempts
 
 
 CSV_HEADER = ("username", "display_name", "question", "payload", "status", "score", "points",

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
+from ..grading.truth import params_key
 from ..models import Figure, Job, Puzzle
 from ..timeutil import utcnow
 from .celery_app import TASK_RUN_JOB, get_celery
@@ -43,8 +44,28 @@ def send(job: Job, countdown: float | None = None) -> bool:
     return True
 
 
+def _job_params_key(job: Job) -> str:
+    return params_key(job.params.get("recipe", ""), job.params.get("params") or {})
+
+
+def supersede_stale_jobs(puzzle_id: int, figure_key: str, current_key: str | None) -> list[int]:
+    """Unfinished jobs of the figure computing params it no longer has (None: the figure is
+    gone) are superseded: never run, and a worker running one discards its result."""
+    stale = [j.id for j in db.session.scalars(sa.select(Job).where(
+        Job.puzzle_id == puzzle_id, Job.figure_key == figure_key, Job.status.in_(("queued", "running"))))
+        if current_key is None or _job_params_key(j) != current_key]
+    if stale:
+        table = Job.__table__
+        db.session.execute(sa.update(table).where(table.c.id.in_(stale), table.c.status.in_(("queued", "running")))
+                           .values(status="superseded", finished_at=utcnow(),
+                                   stage="superseded: the figure's parameters changed"))
+    return stale
+
+
 def enqueue_figure(puzzle: Puzzle, figure: Figure) -> Job:
-    """A job computing one figure; an unfinished job for the same figure is reused."""
+    """A job computing one figure for its current params; an unfinished job for the same
+    params is reused, one for other params is superseded."""
+    supersede_stale_jobs(puzzle.id, figure.key, figure.params_key)
     live = db.session.scalar(sa.select(Job).where(
         Job.puzzle_id == puzzle.id, Job.figure_key == figure.key, Job.status.in_(("queued", "running"))))
     if live is not None:

@@ -94,7 +94,7 @@ def execute_job(job_id: int) -> str:
         with Heartbeat(job_id, me, every) as beat:
             result = _compute(job, beat)
             beat.progress(98, "storing the artifact and grading")
-        artifact, changes = store_artifact(
+        artifact, report = store_artifact(
             job.puzzle_id, job.figure_key, statistics=result["statistics"], figure=result.get("figure"),
             provenance=result.get("provenance", {}), recipe=job.params["recipe"],
             params=job.params.get("params", {}), job_id=job.id)
@@ -103,7 +103,7 @@ def execute_job(job_id: int) -> str:
         return _fail_or_retry(job_id, exc)
     job = db.session.get(Job, job_id)
     job.status, job.progress, job.finished_at = "succeeded", 100, utcnow()
-    job.stage = f"done: artifact v{artifact.version}, {len(changes)} grade change(s)"
+    job.stage = f"done: artifact v{artifact.version}, {report.attempts} grade change(s)"
     job.artifact_id = artifact.id
     db.session.commit()
     return "succeeded"

@@ -4,11 +4,11 @@ from .discussion import Post
 from .job import Job
 from .puzzle import Figure, Puzzle, Question
 from .ratelimit import RateCounter
-from .site import Setting
+from .site import Counter, Setting
 from .submission import GradeChange, Score, Submission, UserTotal
 from .user import ApiToken, Cohort, CohortMember, User
 
 __all__ = [
-    "ApiToken", "Artifact", "Cohort", "CohortMember", "Figure", "GradeChange", "Job",
+    "ApiToken", "Artifact", "Cohort", "Counter", "CohortMember", "Figure", "GradeChange", "Job",
     "Post", "Puzzle", "Question", "RateCounter", "Score", "Setting", "Submission", "User", "UserTotal",
 ]

@@ -9,13 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+# superseded: the figure's params changed after the job was made; its result is never stored.
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "superseded")
 
 
 class Job(db.Model):
     __tablename__ = "jobs"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('queued','running','succeeded','failed')", name="status"),
+        sa.CheckConstraint("status IN ('queued','running','succeeded','failed','superseded')", name="status"),
         sa.Index("ix_jobs_status", "status"),
     )
 

@@ -10,6 +10,8 @@ from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
 QUESTION_KINDS = ("numeric", "interval", "choice", "text")
+# forecast: revisable until the deadline, scored at the reveal; challenge: right/wrong at once.
+QUESTION_MODES = ("forecast", "challenge")
 STATES = ("upcoming", "live", "closed", "revealed")
 
 
@@ -30,6 +32,9 @@ class Puzzle(db.Model):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reveal_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published: Mapped[bool] = mapped_column(default=True)
+    # Set once, when the forecasts were scored after the reveal (grading/reveal.py); cleared
+    # when the reveal is moved back into the future.
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source_hash: Mapped[str | None] = mapped_column(sa.String(64))
     # "files": managed by `puzzles sync`; "web": authored in the mentor area.
     origin: Mapped[str] = mapped_column(sa.String(8), default="files")
@@ -67,6 +72,7 @@ class Question(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("puzzle_id", "key"),
         sa.CheckConstraint("kind IN ('numeric','interval','choice','text')", name="kind"),
+        sa.CheckConstraint("mode IN ('forecast','challenge')", name="mode"),
         sa.CheckConstraint("max_attempts >= 1", name="max_attempts"),
     )
 
@@ -76,17 +82,22 @@ class Question(db.Model):
     position: Mapped[int] = mapped_column(default=0)
     prompt_md: Mapped[str] = mapped_column(sa.Text)
     kind: Mapped[str] = mapped_column(sa.String(16))
+    mode: Mapped[str] = mapped_column(sa.String(16), default="forecast")
     grader: Mapped[str] = mapped_column(sa.String(64))
     grader_params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     points: Mapped[float] = mapped_column(default=10.0)
     max_attempts: Mapped[int] = mapped_column(default=5)
-    # Either a statistic "figure_key.stat_name" from the latest artifact, or a literal truth.
+    # Either a statistic "figure_key.stat_name" of the figure's current artifact, or a literal.
     statistic: Mapped[str | None] = mapped_column(sa.String(128))
     truth_literal: Mapped[dict | None] = mapped_column(sa.JSON)
     unit: Mapped[str] = mapped_column(sa.String(32), default="")
     choices: Mapped[list | None] = mapped_column(sa.JSON)
 
     puzzle: Mapped[Puzzle] = relationship(back_populates="questions")
+
+    @property
+    def is_forecast(self) -> bool:
+        return self.mode == "forecast"
 
     @property
     def figure_key(self) -> str | None:
@@ -110,5 +121,7 @@ class Figure(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     recipe: Mapped[str] = mapped_column(sa.String(64))
     params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Hash of (recipe, params): the figure's truth is its latest artifact with this key.
+    params_key: Mapped[str] = mapped_column(sa.String(64), default="")
 
     puzzle: Mapped[Puzzle] = relationship(back_populates="figures")

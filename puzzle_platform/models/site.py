@@ -25,3 +25,12 @@ class Setting(db.Model):
             db.session.add(cls(key=key, value=value))
         else:
             row.value = value
+
+
+class Counter(db.Model):
+    """A named integer bumped in one statement (the scoreboard generation)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger, default=0)

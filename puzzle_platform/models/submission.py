@@ -1,4 +1,9 @@
-"""The typed log of every attempt, the best score per question, and the regrade log."""
+"""The typed log of every attempt, the scoring state derived from it, and the regrade log.
+
+Submission is the log (what was typed, when, by whom; a mentor's override is part of it).
+Its grade columns, Score and UserTotal are derived by grading/state.py from the log, the
+current truths and the overrides; `manage.py grades verify` rebuilds them from scratch.
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,7 +49,9 @@ class Submission(db.Model):
     artifact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("artifacts.id"))
     source: Mapped[str] = mapped_column(sa.String(16), default="web")
     # A mentor's override wins over the grader until removed; regrading leaves it alone.
+    # It sets the points and whether the attempt counts as correct, together.
     override_points: Mapped[float | None]
+    override_correct: Mapped[bool | None]
     override_reason: Mapped[str | None] = mapped_column(sa.Text)
     overridden_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -55,19 +62,22 @@ class Submission(db.Model):
 
 
 class Score(db.Model):
-    """Best points per (user, question) and when they were first reached.
+    """The counted points of one (user, question): a challenge's best attempt, a forecast's
+    last prediction before the deadline (only once the puzzle's forecasts are scored).
 
-    Derived from Submission, maintained at grading time so the leaderboard reads one row per
-    answered question instead of scanning the whole log; the unique constraint stops races
-    from double-counting.
+    reached_at: since when the question has held these points (null when it never moved the
+    total off zero); answered_at: the first counted attempt. Derived (grading/state.py), kept
+    so the leaderboard reads one row per answered question; the unique constraint is the
+    last guard against double counting.
     """
 
     __tablename__ = "scores"
     __table_args__ = (
         sa.UniqueConstraint("user_id", "question_id"),
         # Covering indexes for the leaderboard's per-user totals (season, and per puzzle).
-        sa.Index("ix_scores_user_cover", "user_id", "points", "reached_at", "solved"),
-        sa.Index("ix_scores_puzzle_cover", "puzzle_id", "user_id", "points", "reached_at", "solved"),
+        sa.Index("ix_scores_user_cover", "user_id", "points", "reached_at", "answered_at", "solved"),
+        sa.Index("ix_scores_puzzle_cover", "puzzle_id", "user_id", "points", "reached_at",
+                 "answered_at", "solved"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,13 +85,15 @@ class Score(db.Model):
     question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
     puzzle_id: Mapped[int] = mapped_column(sa.ForeignKey("puzzles.id"))
     points: Mapped[float]
-    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id"))
     solved: Mapped[bool] = mapped_column(default=False)
 
 
 class UserTotal(db.Model):
-    """Season totals per user, derived from Score in the same transaction.
+    """Season totals per user, derived from Score in the same transaction; reached_at is the
+    tie-break time (when the total first reached its current value).
 
     The season leaderboard reads one row per scholar, so its cost does not grow with the
     number of answered questions or attempts.

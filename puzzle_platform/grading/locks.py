@@ -1,0 +1,73 @@
+"""Locks that serialise grading against truth switches, and totals per scholar.
+
+Order, everywhere: puzzles, then questions, then users (each sorted by id), then the
+scoreboard counter, so two transactions never wait on each other in a circle.
+
+- Grading a new attempt holds its puzzle and question rows in SHARE mode (one statement,
+  puzzle first: submissions.py): attempts are graded in parallel, none of them against a
+  truth or a definition being replaced, and a row read after waiting is the fresh one.
+- Switching a truth, editing a puzzle or a grader, publishing, overriding, scoring a reveal
+  and repairing hold the puzzles and questions in UPDATE mode before changing anything:
+  they wait for in-flight gradings and block new ones, then re-derive every attempt from
+  what is committed.
+- A scholar's total is re-derived under a lock on their user row.
+
+PostgreSQL takes row locks. SQLite has one writer at a time: the first write of a
+transaction takes the database's write lock until commit, so here the lock is that (taken
+with BEGIN IMMEDIATE when the transaction has not written yet).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Puzzle, Question, User
+
+
+def _sqlite_write_lock() -> bool:
+    """On SQLite, make sure this transaction holds the write lock; True if SQLite."""
+    conn = db.session.connection()
+    if conn.dialect.name != "sqlite":
+        return False
+    raw = conn.connection.driver_connection
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+    return True
+
+
+def lock_puzzles(ids: Iterable[int]) -> None:
+    """UPDATE locks on these puzzles and all their questions (before changing any of them)."""
+    ids = sorted(set(ids))
+    if not ids or _sqlite_write_lock():
+        return
+    db.session.execute(sa.select(Puzzle.id).where(Puzzle.id.in_(ids)).order_by(Puzzle.id)
+                       .with_for_update()).all()
+    db.session.execute(sa.select(Question.id).where(Question.puzzle_id.in_(ids)).order_by(Question.id)
+                       .with_for_update()).all()
+
+
+def lock_questions(ids: Iterable[int]) -> None:
+    """UPDATE locks on these questions and their puzzles (puzzles first)."""
+    ids = sorted(set(ids))
+    if not ids or _sqlite_write_lock():
+        return
+    puzzles = db.session.scalars(sa.select(Question.puzzle_id).where(Question.id.in_(ids)).distinct()).all()
+    db.session.execute(sa.select(Puzzle.id).where(Puzzle.id.in_(puzzles)).order_by(Puzzle.id)
+                       .with_for_update()).all()
+    db.session.execute(sa.select(Question.id).where(Question.id.in_(ids)).order_by(Question.id)
+                       .with_for_update()).all()
+
+
+def lock_users(ids: Iterable[int]) -> None:
+    ids = sorted(set(ids))
+    if not ids or _sqlite_write_lock():
+        return
+    db.session.execute(sa.select(User.id).where(User.id.in_(ids)).order_by(User.id)
+                       .with_for_update()).all()
+
+
+def write_lock() -> None:
+    """SQLite: take the write lock now (a no-op on PostgreSQL, whose locks are per row)."""
+    _sqlite_write_lock()
