@@ -52,12 +52,12 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.
 
 
 def write_load_puzzle(root: Path, number: int = 99) -> Path:
-    """A live puzzle whose questions take 1000 attempts each and are graded at once."""
+    """A live puzzle of challenge questions (graded at once) with 1000 attempts each."""
     now = datetime.now(timezone.utc)
     stamp = {name: (now + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
              for name, days in (("release_at", -1), ("deadline_at", 30), ("reveal_at", 31))}
     questions = "".join(
-        f'\n[[questions]]\nkey = "{key}"\nprompt = "Load-test question {key}."\ngrader = "abs_tol"\n'
+        f'\n[[questions]]\nkey = "{key}"\nprompt = "Load-test question {key}."\nmode = "challenge"\ngrader = "abs_tol"\n'
         f'grader_params = {{ tolerance = 0.01 }}\ntruth = 0.5\nmax_attempts = 1000\n' for key in QUESTIONS)
     folder = root / f"{number:02d}-{LOAD_SLUG}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -303,7 +303,8 @@ class Server:
         self.url, self.proc, self.log = f"http://127.0.0.1:{self.port}", None, self.folder / f"{kind}.log"
         self.env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(16),
                     "PUZZLES_INSTANCE": str(self.folder / "instance"), "PUZZLES_DIR": str(self.folder / "puzzles"),
-                    "WRONG_ANSWER_WAITS": "0", "PUZZLES_PRODUCTION": "0", "PYTHONUNBUFFERED": "1"}
+                    "WRONG_ANSWER_WAITS": "0", "SUBMISSIONS_PER_MINUTE": "1000000",
+                    "PUZZLES_PRODUCTION": "0", "PYTHONUNBUFFERED": "1"}
 
     def _manage(self, *args: str) -> None:
         subprocess.run([sys.executable, str(REPO / "manage.py"), *args], cwd=REPO, env=self.env, check=True,

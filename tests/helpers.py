@@ -60,12 +60,26 @@ def question_toml(key: str, prompt: str, **fields) -> str:
     return toml_table("questions", key=key, prompt=prompt, **fields)
 
 
+def after_reveal():
+    """The clock frozen just after the reveal of a puzzle that write_puzzle wrote as "live"
+    (its reveal is two days ahead): forecasts are scored on the first read then."""
+    from freezegun import freeze_time
+
+    return freeze_time(datetime.now(timezone.utc) + timedelta(days=2, hours=1))
+
+
 def mean_question(key: str = "mean", **fields) -> str:
     """The interval-graded question on the default figure's mean cosine; `fields` add to or
     override (None: leave out) its kind, grader, grader_params and statistic."""
     return question_toml(key, "Predict the mean cosine.", **{
         "kind": "numeric", "grader": "interval", "grader_params": {"scale": 0.5},
         "statistic": "fig.mean_cos", **fields})
+
+
+def challenge_mean(key: str = "mean", **fields) -> str:
+    """The mean-cosine question as a challenge: right (within 0.05) or wrong at once."""
+    return mean_question(key, **{"mode": "challenge", "grader": "abs_tol",
+                                 "grader_params": {"tolerance": 0.05}, **fields})
 
 
 def choice_question(**fields) -> str:

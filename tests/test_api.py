@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from freezegun import freeze_time
 
-from puzzle_platform.access.tokens import REQUESTS_PER_MINUTE, SUBMISSIONS_PER_MINUTE
 from puzzle_platform.extensions import db
 from puzzle_platform.models import ApiToken, Submission
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import (CHOICE_AND_TEXT_TOML, add_artifact, add_cohort, issue_token, mean_question,
+from tests.helpers import (CHOICE_AND_TEXT_TOML, MEAN_QUESTION_TOML, add_artifact, add_cohort, after_reveal,
+                           challenge_mean, issue_token, mean_question,
                            write_puzzle)
 
 TRUTH = 0.7312345  # distinctive, so that a leak shows up in the raw response text
@@ -30,8 +30,9 @@ def _submissions(app) -> list[Submission]:
 
 @pytest.fixture
 def live(app, puzzles_dir, sync):
-    """A live puzzle with ground truth, and a scholar's token."""
-    write_puzzle(puzzles_dir)
+    """A live puzzle with ground truth (a forecast "mean", a challenge "guess" on the same
+    statistic), and a scholar's token."""
+    write_puzzle(puzzles_dir, questions=MEAN_QUESTION_TOML + challenge_mean("guess", max_attempts=3))
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": TRUTH})
     return issue_token(app, "ada")
@@ -166,20 +167,26 @@ def test_truth_and_answer_after_the_reveal(app, client, puzzles_dir, sync):
 
 # --- submitting ----------------------------------------------------------------------------
 
-def test_submit_point_and_interval_graded_and_listed(app, client, live):
+def test_forecast_is_recorded_then_scored_after_the_reveal(app, client, live):
     r = client.post(SUBMIT, json={"value": "0.5", "lower": 0.4, "upper": "0.8"}, headers=_h(live))
-    assert r.status_code == 201, r.get_json()
+    assert r.status_code == 202, r.get_json()
     sub = r.get_json()
-    assert sub["status"] == "graded" and sub["puzzle"] == "test-puzzle" and sub["question"] == "mean"
+    assert sub["status"] == "pending" and sub["puzzle"] == "test-puzzle" and sub["question"] == "mean"
     assert sub["payload"] == {"value": 0.5, "lower": 0.4, "upper": 0.8}
-    assert 0 < sub["points"] <= 10 and sub["attempt_no"] == 1 and sub["graded_at"].endswith("Z")
+    assert (sub["score"], sub["points"], sub["correct"], sub["graded_at"]) == (None, None, None, None)
+    assert "scored at the reveal" in sub["feedback"] and sub["attempt_no"] == 1
     assert str(TRUTH) not in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Submission, sub["id"]).source == "api"
     mine = client.get("/api/v1/me/submissions?puzzle=test-puzzle", headers=_h(live)).get_json()
     assert [s["id"] for s in mine["submissions"]] == [sub["id"]]
     q = client.get("/api/v1/puzzles/test-puzzle", headers=_h(live)).get_json()["questions"][0]
-    assert q["attempts_left"] == 2
+    assert q["attempts_left"] == 2 and q["mode"] == "forecast"
+    assert q["current_prediction"] == {"value": 0.5, "lower": 0.4, "upper": 0.8}
+    with after_reveal():
+        mine = client.get("/api/v1/me/submissions?puzzle=test-puzzle", headers=_h(live)).get_json()
+    graded = mine["submissions"][0]
+    assert graded["status"] == "graded" and 0 < graded["points"] <= 10 and graded["graded_at"].endswith("Z")
 
 
 def test_submit_without_truth_is_pending_202(app, client, puzzles_dir, sync):
@@ -269,14 +276,15 @@ def test_closed_puzzle_is_403(app, client, puzzles_dir, sync):
 
 
 def test_wrong_answer_wait_is_429_with_retry_after_then_no_attempts_left(app, client, live):
+    SUBMIT = "/api/v1/puzzles/test-puzzle/questions/guess/submissions"  # a challenge
     t0 = utcnow()
     with freeze_time(t0) as clock:
         assert client.post(SUBMIT, json={"value": -0.9}, headers=_h(live)).get_json()["correct"] is False
         r = client.post(SUBMIT, json={"value": -0.8}, headers=_h(live))
         assert r.status_code == 429 and r.headers["Retry-After"] == "60"
         assert "wait 60 s" in r.get_json()["error"]["message"]
-        q = client.get("/api/v1/puzzles/test-puzzle", headers=_h(live)).get_json()["questions"][0]
-        assert q["wait_until"] is not None
+        q = client.get("/api/v1/puzzles/test-puzzle", headers=_h(live)).get_json()["questions"][1]
+        assert q["wait_until"] is not None and q["mode"] == "challenge"
         clock.tick(timedelta(seconds=61))
         assert client.post(SUBMIT, json={"value": -0.8}, headers=_h(live)).status_code == 201
         clock.tick(timedelta(seconds=301))
@@ -291,7 +299,7 @@ def test_wrong_answer_wait_is_429_with_retry_after_then_no_attempts_left(app, cl
 # --- leaderboard -----------------------------------------------------------------------
 
 def test_leaderboard_scopes_and_cohort_privacy(app, client, live):
-    client.post(SUBMIT, json={"value": TRUTH}, headers=_h(live))
+    client.post("/api/v1/puzzles/test-puzzle/questions/guess/submissions", json={"value": TRUTH}, headers=_h(live))
     board = client.get("/api/v1/leaderboard?puzzle=test-puzzle", headers=_h(live)).get_json()
     assert board["scope"] == {"puzzle": "test-puzzle", "cohort": None}
     assert [(e["rank"], e["display_name"], e["points"]) for e in board["entries"]] == [(1, "Ada", 10)]
@@ -316,7 +324,8 @@ def test_my_submissions_are_only_mine(app, client, live):
 
 # --- rate limits -----------------------------------------------------------------------
 
-def test_request_rate_limit_perissue_token(app, client, live):
+def test_request_rate_limit_per_token(app, client, live):
+    REQUESTS_PER_MINUTE = app.config["API_REQUESTS_PER_MINUTE"]
     other = issue_token(app, "bob")
     with freeze_time(utcnow().replace(second=5)):
         for _ in range(REQUESTS_PER_MINUTE):
@@ -329,7 +338,8 @@ def test_request_rate_limit_perissue_token(app, client, live):
         assert client.get("/api/v1/me", headers=_h(live)).status_code == 200
 
 
-def test_submission_rate_limit_perissue_token(app, client, live):
+def test_submission_rate_limit_per_token(app, client, live):
+    SUBMISSIONS_PER_MINUTE = app.config["API_SUBMISSIONS_PER_MINUTE"]
     with freeze_time(utcnow().replace(second=0)):
         for _ in range(SUBMISSIONS_PER_MINUTE):
             assert client.post(SUBMIT, json={"value": "x"}, headers=_h(live)).status_code == 400

@@ -51,7 +51,7 @@ def test_api_conforms_to_its_openapi_document(app, api_token, monkeypatch, path,
     real slug and key); a fresh database per operation, so rate limits start afresh. The
     submission limit is lifted so that generated answers reach validation and grading (the
     limit itself is tested in test_api.py)."""
-    monkeypatch.setattr("puzzle_platform.blueprints.api.SUBMISSIONS_PER_MINUTE", 10_000)
+    app.config.update(API_SUBMISSIONS_PER_MINUTE=10_000, SUBMISSIONS_PER_MINUTE=10_000)
     operation = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)[path][method]
     strategies = [operation.as_strategy(GenerationMode.POSITIVE),
                   operation.as_strategy(GenerationMode.NEGATIVE),

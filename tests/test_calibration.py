@@ -12,7 +12,7 @@ from graders import interval_score, weighted_interval_score
 from puzzle_platform.grading.calibration import (IntervalRecord, coverage, relative_position, summarize,
                                          wilson_interval)
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import add_cohort, csrf_token, question_toml, write_puzzle
+from tests.helpers import add_cohort, after_reveal, csrf_token, question_toml, write_puzzle
 
 SETTINGS = settings(max_examples=200, deadline=None)
 reals = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
@@ -112,15 +112,18 @@ def test_summary_reuses_the_graders_scores(recs):
 # Through the web -----------------------------------------------------------------------
 
 QUESTIONS = "".join(
-    question_toml(key, prompt, kind=kind, grader=grader, grader_params=params, truth=truth, points=10,
-                  max_attempts=attempts)
-    for key, prompt, kind, grader, params, truth, attempts in (
-        ("wide", "Interval-graded, several attempts.", "interval", "interval", {"scale": 1.0}, 0.5, 3),
-        ("tol", "abs_tol grader, answered with an interval.", "numeric", "abs_tol", {"tolerance": 0.01}, 2.0, 1),
-        ("point", "abs_tol grader, point answer: not an interval.", "numeric", "abs_tol", {"tolerance": 0.01},
-         3.0, 1),
-        ("zero", "Interval grader, point answer: a zero-width interval.", "numeric", "interval", {"scale": 1.0},
-         4.123456, 1),
+    question_toml(key, prompt, kind=kind, mode=mode, grader=grader, grader_params=params, truth=truth,
+                  points=10, max_attempts=attempts)
+    for key, prompt, kind, mode, grader, params, truth, attempts in (
+        ("wide", "Interval-graded, revised.", "interval", "forecast", "interval", {"scale": 1.0}, 0.5, 3),
+        ("tol", "abs_tol grader, answered with an interval.", "numeric", "forecast", "abs_tol",
+         {"tolerance": 0.01}, 2.0, 1),
+        ("point", "Point answer: not an interval.", "numeric", "forecast", "abs_tol", {"tolerance": 0.01}, 3.0, 1),
+        ("zero", "Interval grader, point answer: not an interval either.", "numeric", "forecast", "interval",
+         {"scale": 1.0}, 4.123456, 1),
+        ("miss", "An interval that misses.", "interval", "forecast", "interval", {"scale": 1.0}, 4.123456, 1),
+        ("chal", "A challenge answered with an interval: not a forecast.", "numeric", "challenge", "abs_tol",
+         {"tolerance": 0.01}, 7.0, 1),
     ))
 
 
@@ -131,27 +134,22 @@ def _answer(client, key, **fields):
 
 
 def _scholar_answers(app, client, auth, puzzles_dir, sync):
-    """ann: first 'wide' attempt misses, the second covers (only the first counts);
-    'tol' covers; 'point' is a point answer (excluded); 'zero' misses (zero width)."""
+    """ann: her first 'wide' prediction misses, the revision covers (the last counts); 'tol'
+    covers; 'point' and 'zero' are point answers (excluded); 'miss' misses; 'chal' is a
+    challenge (excluded)."""
     write_puzzle(puzzles_dir, questions=QUESTIONS, figures="")
     sync()
     auth.create_user("ann")
     auth.create_user("mentor1", role="mentor")
-    # In the past, so the session cookies signed while frozen stay valid afterwards.
-    with freeze_time(utcnow() - timedelta(minutes=5)) as clock:
-        auth.login("ann")
-        _answer(client, "wide", value="3", lower="2.5", upper="3.5")
-        clock.tick(timedelta(seconds=61))  # the wait after a wrong answer
-        _answer(client, "wide", value="0.5", lower="0.4", upper="0.6")
-        _answer(client, "tol", value="2.0", lower="1.9", upper="2.2")
-        _answer(client, "point", value="3.0")
-        _answer(client, "zero", value="4.2")
-        auth.logout()
-
-
-def _reveal(puzzles_dir, sync):
-    write_puzzle(puzzles_dir, questions=QUESTIONS, figures="", state="revealed")
-    sync()
+    auth.login("ann")
+    _answer(client, "wide", value="3", lower="2.5", upper="3.5")
+    _answer(client, "wide", value="0.5", lower="0.4", upper="0.6")
+    _answer(client, "tol", value="2.0", lower="1.9", upper="2.2")
+    _answer(client, "point", value="3.0")
+    _answer(client, "zero", value="4.2")
+    _answer(client, "miss", value="4.25", lower="4.2", upper="4.3")
+    _answer(client, "chal", value="7.0", lower="6.0", upper="8.0")
+    auth.logout()
 
 
 def _figures(page: str) -> dict:
@@ -159,31 +157,32 @@ def _figures(page: str) -> dict:
     return {name: json.loads(body) for name, body in blocks}  # strict JSON: no NaN/Infinity
 
 
-def test_profile_counts_first_graded_attempts_on_revealed_puzzles(app, client, auth, puzzles_dir, sync):
+def test_profile_counts_the_counted_forecast_intervals_of_revealed_puzzles(app, client, auth, puzzles_dir, sync):
     _scholar_answers(app, client, auth, puzzles_dir, sync)
-    _reveal(puzzles_dir, sync)
     auth.login("ann")
-    page = client.get("/calibration").get_data(as_text=True)
-    assert "1 of 3 intervals contain the truth" in page
-    assert "33%" in page and "first graded attempt" in page and "revealed" in page
-    assert "P1 wide" in page and "P1 tol" in page and "P1 zero" in page and "P1 point" not in page
-    # mean IS over: wide [2.5,3.5] vs 0.5, tol [1.9,2.2] vs 2, zero [4.2,4.2] vs 4.123456
-    expected = (interval_score(0.5, 2.5, 3.5, 0.1) + interval_score(2.0, 1.9, 2.2, 0.1)
-                + interval_score(4.123456, 4.2, 4.2, 0.1)) / 3
+    with after_reveal():
+        page = client.get("/calibration").get_data(as_text=True)
+    assert "2 of 3 intervals contain the truth" in page
+    assert "67%" in page and "prediction that counts" in page and "revealed" in page
+    assert "P1 wide" in page and "P1 tol" in page and "P1 miss" in page
+    assert "P1 point" not in page and "P1 zero" not in page and "P1 chal" not in page
+    # mean IS over: wide [0.4,0.6] vs 0.5 (the last prediction), tol [1.9,2.2] vs 2, miss [4.2,4.3] vs 4.123456
+    expected = (interval_score(0.5, 0.4, 0.6, 0.1) + interval_score(2.0, 1.9, 2.2, 0.1)
+                + interval_score(4.123456, 4.2, 4.3, 0.1)) / 3
     assert f"{expected:.4g}" in page
-    lo, hi = wilson_interval(1, 3)
+    lo, hi = wilson_interval(2, 3)
     assert f"{lo * 100:.0f}%–{hi * 100:.0f}%" in page
     figs = _figures(page)
-    assert figs["calibration-coverage"]["data"][0]["y"] == [1 / 3]
+    assert figs["calibration-coverage"]["data"][0]["y"] == [2 / 3]
     assert len(figs["calibration-strip"]["data"][2]["x"]) == 3
     assert 'data-figure="calibration-strip"' in page and "/vendor/plotly.min.js" in page
 
 
 def test_nothing_before_the_reveal(app, client, auth, puzzles_dir, sync):
     _scholar_answers(app, client, auth, puzzles_dir, sync)
-    for state in ("live", "closed"):
-        write_puzzle(puzzles_dir, questions=QUESTIONS, figures="", state=state)
-        sync()
+    for moment in (timedelta(0), timedelta(days=1, hours=1)):  # live, then closed
+        clock = freeze_time(utcnow() + moment)
+        clock.start()
         for who in ("ann", "mentor1"):
             auth.login(who)
             page = client.get("/calibration/ann").get_data(as_text=True) if who == "mentor1" \
@@ -191,6 +190,7 @@ def test_nothing_before_the_reveal(app, client, auth, puzzles_dir, sync):
             assert "No intervals on revealed puzzles yet" in page
             assert "4.12346" not in page and "P1 wide" not in page
             auth.logout()
+        clock.stop()
 
 
 def test_role_checks(app, client, auth, puzzles_dir, sync):
@@ -212,15 +212,15 @@ def test_role_checks(app, client, auth, puzzles_dir, sync):
 def test_mentor_sees_a_scholar_and_a_cohort(app, client, auth, puzzles_dir, sync):
     _scholar_answers(app, client, auth, puzzles_dir, sync)
     auth.create_user("ben")  # a member with no intervals
-    _reveal(puzzles_dir, sync)
     add_cohort(app, "c1", "Cohort One", ["ann", "ben"])
     auth.login("mentor1")
-    page = client.get("/calibration/ann").get_data(as_text=True)
-    assert "Calibration: Ann" in page and "1 of 3 intervals" in page and "4.12346" in page
-    page = client.get("/cohorts/c1/calibration").get_data(as_text=True)
+    with after_reveal():
+        page = client.get("/calibration/ann").get_data(as_text=True)
+        assert "Calibration: Ann" in page and "2 of 3 intervals" in page and "4.12346" in page
+        page = client.get("/cohorts/c1/calibration").get_data(as_text=True)
     rows = re.findall(r"<tr><td><a href=\"/calibration/(\w+)\">", page)
     assert rows == ["ann", "ben"]
-    assert "1 / 3" in page and "0 / 0" in page and "33%" in page
+    assert "2 / 3" in page and "0 / 0" in page and "67%" in page
     figs = _figures(page)
     assert figs["cohort-coverage"]["data"][0]["x"] == ["Ann"]  # ben has nothing to plot
     assert "/vendor/plotly.min.js" in page

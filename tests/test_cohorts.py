@@ -203,7 +203,7 @@ def test_mentors_do_not_join_and_visibility_toggle(app, client, auth):
 
 def test_unique_constraint_is_the_last_guard(app, client, auth, monkeypatch):
     """Two requests that both pass the membership check: the second gets 409, not a 500."""
-    from puzzle_platform import cohorts
+    from puzzle_platform.community import cohorts
 
     _, code = _with_cohort(app, client, auth)
     auth.login("ann")

@@ -7,7 +7,7 @@ from freezegun import freeze_time
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Post, Puzzle
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import add_artifact, challenge_mean, csrf_token, write_puzzle
 
 THREAD = "/puzzles/test-puzzle/discussion"
 
@@ -27,7 +27,7 @@ def _posts(app) -> list[Post]:
 
 
 def _live(app, puzzles_dir, sync, auth, *users):
-    write_puzzle(puzzles_dir)
+    write_puzzle(puzzles_dir, questions=challenge_mean(max_attempts=3))
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
     for name in users:

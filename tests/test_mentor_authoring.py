@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from puzzle_platform.extensions import db
 from puzzle_platform.markdown import MAX_MARKDOWN_CHARS, render_markdown
 from puzzle_platform.models import Artifact, GradeChange, Job, Puzzle, Submission
-from tests.helpers import (MEAN_QUESTION_TOML, add_artifact, csrf_token, figure_toml, mean_question, question_toml,
+from tests.helpers import (MEAN_QUESTION_TOML, add_artifact, after_reveal, challenge_mean, csrf_token, figure_toml, mean_question, question_toml,
                            write_puzzle)
 
 SECRET = "SECRET-ANSWER-TEXT"
@@ -70,9 +70,9 @@ def count(app, model) -> int:
         return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
-def _sam_answers(app, client, auth, puzzles_dir, sync, value: str) -> None:
+def _sam_answers(app, client, auth, puzzles_dir, sync, value: str, questions: str | None = None) -> None:
     """A live file puzzle (truth 0.5) that the scholar sam registers for and answers once."""
-    write_puzzle(puzzles_dir)
+    write_puzzle(puzzles_dir, questions=questions)
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
     auth.register("sam")
@@ -83,7 +83,7 @@ def _sam_answers(app, client, auth, puzzles_dir, sync, value: str) -> None:
 @pytest.fixture
 def world(app, client, auth, puzzles_dir, sync):
     """A live file puzzle with ground truth, a graded scholar attempt carrying an override."""
-    _sam_answers(app, client, auth, puzzles_dir, sync, "0.9")
+    _sam_answers(app, client, auth, puzzles_dir, sync, "0.9", challenge_mean(max_attempts=3))
     with app.app_context():
         sub = db.session.scalar(sa.select(Submission))
         assert sub.status == "graded"
@@ -251,6 +251,12 @@ def _answered(app, client, auth, puzzles_dir, sync) -> dict:
 
 def test_edit_grading_regrades_attempts_with_a_log(app, client, auth, puzzles_dir, sync):
     form = _answered(app, client, auth, puzzles_dir, sync)
+    with after_reveal():  # the forecast is scored at the reveal; then a grader edit regrades it
+        _edit_after_reveal(app, client, form)
+
+
+def _edit_after_reveal(app, client, form) -> None:
+    client.get("/leaderboard")
     with app.app_context():
         assert db.session.scalar(sa.select(Submission.points)) == pytest.approx(6.0)
     form["spec_toml"] = form["spec_toml"].replace("scale = 0.5", "scale = 1.0")
@@ -258,7 +264,7 @@ def test_edit_grading_regrades_attempts_with_a_log(app, client, auth, puzzles_di
     assert resp.status_code == 200 and "regraded 1 attempt(s) of mean" in page_text(resp)
     with app.app_context():
         assert db.session.scalar(sa.select(Submission.points)) == pytest.approx(8.0)
-        change = db.session.scalar(sa.select(GradeChange))
+        change = db.session.scalar(sa.select(GradeChange).order_by(GradeChange.id.desc()))
         assert (change.old_points, change.new_points) == (pytest.approx(6.0), pytest.approx(8.0))
 
 
@@ -352,7 +358,7 @@ def test_preview_is_the_scholar_page_without_answer_or_truth(app, client, auth, 
     assert "Look at the figure." in text and "Predict the mean cosine." in text and '<span class="badge live">' in text
     assert SECRET not in text and "0.912" not in text and "4242" not in text
     assert "mentor preview: not released yet" not in text and "mentors only" not in text
-    assert "Preview: this is what a scholar sees" in text and "5 of 5 attempts left" in text
+    assert "Preview: this is what a scholar sees" in text and "100 of 100 predictions left" in text
     assert 'disabled title="Mentor preview: submitting is off"' in text
 
 

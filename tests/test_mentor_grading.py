@@ -1,14 +1,18 @@
 """Grading control: a question's attempts with filters and pages, regrading, overrides with a
-reason (logged, scored, shown to the scholar), removing them, and the CSV export."""
+reason (logged, scored, shown to the scholar), removing them, and the CSV export.
+
+The question is a forecast (scored at the reveal), so the fixture records the predictions
+while the puzzle is live and then moves the clock past the reveal."""
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from freezegun import freeze_time
 
 from puzzle_platform.extensions import db
 from puzzle_platform.grading.leaderboard import standings
@@ -26,25 +30,36 @@ def _answer(client, auth, username: str, value: str, display_name: str | None = 
     return resp
 
 
+LIVE_AT = datetime.now(timezone.utc)           # write_puzzle's "live" schedule is relative to now
+REVEALED_AT = LIVE_AT + timedelta(days=2, hours=1)
+
+
 @pytest.fixture
-def graded(app, client, auth, puzzles_dir, sync) -> dict[str, int]:
-    """alice right (10 points); bob refused (not a number), wrong (2 points), then made to
-    wait; a mentor logged in."""
+def clock():
+    with freeze_time(LIVE_AT) as frozen:
+        yield frozen
+
+
+@pytest.fixture
+def graded(app, client, auth, puzzles_dir, sync, clock) -> dict[str, int]:
+    """While live: alice right (10 points at the reveal); bob refused (not a number), then a
+    prediction worth 2 points; then the clock moves past the reveal and a mentor logs in."""
     write_puzzle(puzzles_dir)
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
     _answer(client, auth, "alice", "0.5")
     auth.register("bob")
-    for value in ("oops", "0.9", "0.6"):
+    for value in ("oops", "0.9"):
         client.post("/puzzles/test-puzzle/questions/mean", data={"csrf_token": token(client), "value": value})
     auth.logout()
+    clock.move_to(REVEALED_AT)
     login_as(auth, "mentor")
+    client.get("/leaderboard")  # the first read after the reveal scores the forecasts
     with app.app_context():
         rows = db.session.execute(sa.select(User.username, Submission.id, Submission.status)
                                   .join(User, User.id == Submission.user_id).order_by(Submission.id)).all()
-    assert [(u, s) for u, _, s in rows] == [("alice", "graded"), ("bob", "rejected"), ("bob", "graded"),
-                                             ("bob", "rate_limited")]
-    return {"alice": rows[0][1], "rejected": rows[1][1], "bob": rows[2][1], "waited": rows[3][1]}
+    assert [(u, s) for u, _, s in rows] == [("alice", "graded"), ("bob", "rejected"), ("bob", "graded")]
+    return {"alice": rows[0][1], "rejected": rows[1][1], "bob": rows[2][1]}
 
 
 def _ids(resp) -> list[int]:
@@ -65,16 +80,16 @@ def score_of(app, username: str) -> float | None:
 
 def test_submissions_list_and_filters(app, client, graded):
     everything = client.get(URL)
-    assert everything.status_code == 200 and len(_ids(everything)) == 4
+    assert everything.status_code == 200 and len(_ids(everything)) == 3
     text = page_text(everything)
-    assert "truth (mentors only): <strong class=\"truth\">0.5</strong>" in text and "4 attempt(s)" in text
-    today, day = date.today(), timedelta(days=1)
+    assert "truth (mentors only): <strong class=\"truth\">0.5</strong>" in text and "3 attempt(s)" in text
+    today, day = LIVE_AT.date(), timedelta(days=1)
     cases = {
         "status=graded": [graded["alice"], graded["bob"]],
         "status=rejected": [graded["rejected"]],
         "user=ALI": [graded["alice"]],
-        "user=Bob": [graded["bob"], graded["rejected"], graded["waited"]],
-        "status=rate_limited": [graded["waited"]],
+        "user=Bob": [graded["bob"], graded["rejected"]],
+        "status=rate_limited": [],
         "correct=yes": [graded["alice"]],
         "correct=no": [graded["bob"]],
         "status=graded&user=bob&correct=no": [graded["bob"]],
@@ -122,7 +137,7 @@ def test_regrade_reports_changes_and_logs_them(app, client, graded):
     assert resp.status_code == 200 and "Regraded mean: 1 attempt(s) changed." in page_text(resp)
     assert sub(app, graded["bob"]).points == pytest.approx(6.0) and score_of(app, "bob") == pytest.approx(6.0)
     with app.app_context():
-        change = db.session.scalar(sa.select(GradeChange))
+        change = db.session.scalar(sa.select(GradeChange).order_by(GradeChange.id.desc()))
         assert change.submission_id == graded["bob"] and "requested by mentor1" in change.reason
     again = post(client, "/mentor/puzzles/test-puzzle/questions/mean/regrade", follow_redirects=True)
     assert "0 attempt(s) changed" in page_text(again)
@@ -145,7 +160,7 @@ def test_override_scores_logs_and_shows_the_reason_to_the_scholar(app, client, a
     assert (row.points, row.override_points, row.override_reason) == (7.5, 7.5, "Right method, <b>arithmetic</b> slip")
     with app.app_context():
         mentor_id = db.session.scalar(sa.select(User.id).where(User.username == "mentor1"))
-        change = db.session.scalar(sa.select(GradeChange))
+        change = db.session.scalar(sa.select(GradeChange).order_by(GradeChange.id.desc()))
         assert (change.old_points, change.new_points) == (pytest.approx(2.0), 7.5)
         assert change.reason == "override by mentor1: Right method, <b>arithmetic</b> slip"
         assert [(e.display_name, e.points) for e in standings()] == [("Alice", 10.0), ("Bob", 7.5)]
@@ -175,12 +190,14 @@ def test_override_scores_logs_and_shows_the_reason_to_the_scholar(app, client, a
 ])
 def test_bad_override_is_400_and_changes_nothing(app, client, graded, data, reason):
     before = sub(app, graded["bob"])
+    with app.app_context():
+        changes = db.session.scalar(sa.select(sa.func.count()).select_from(GradeChange))
     resp = post(client, f"/mentor/submissions/{graded['bob']}/override", data)
     assert resp.status_code == 400 and reason in page_text(resp)
     after = sub(app, graded["bob"])
     assert (after.points, after.override_points, after.override_reason) == (before.points, None, None)
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(GradeChange)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(GradeChange)) == changes
 
 
 def test_override_only_graded_attempts(app, client, graded):
@@ -203,8 +220,10 @@ def test_remove_override_gives_the_grade_back(app, client, auth, graded):
         (pytest.approx(2.0), None, None, None)
     assert score_of(app, "bob") == pytest.approx(2.0)
     with app.app_context():
-        reasons = db.session.scalars(sa.select(GradeChange.reason).order_by(GradeChange.id)).all()
-    assert reasons == ["override by mentor1: generous", "override removed by mentor1"]
+        reasons = db.session.scalars(sa.select(GradeChange.reason).where(GradeChange.submission_id == bob)
+                                     .order_by(GradeChange.id)).all()
+    assert reasons == ["graded: scored at the reveal", "override by mentor1: generous",
+                       "override removed by mentor1"]
     auth.logout()
     auth.login("bob")
     assert "overridden by mentor" not in page_text(client.get("/puzzles/test-puzzle"))
@@ -219,10 +238,13 @@ def test_remove_override_catches_up_with_a_new_truth(app, client, graded):
     assert sub(app, bob).points == pytest.approx(8.0)  # 0.9 against 0.8: score 0.8
 
 
-def test_csv_export(app, client, auth, graded):
+def test_csv_export(app, client, auth, graded, clock):
     auth.logout()
+    clock.move_to(LIVE_AT + timedelta(hours=1))  # eve predicts before the deadline
     _answer(client, auth, "eve", "0.4", display_name="=HYPERLINK(\"http://x\")")
+    clock.move_to(REVEALED_AT)
     auth.login("mentor1")
+    client.get("/leaderboard")
     post(client, f"/mentor/submissions/{graded['bob']}/override", {"points": "4", "reason": "partial"})
     resp = client.get("/mentor/puzzles/test-puzzle/submissions.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
@@ -231,8 +253,8 @@ def test_csv_export(app, client, auth, graded):
     assert list(rows[0]) == ["username", "display_name", "question", "payload", "status", "score", "points",
                              "correct", "override", "override_reason", "counted", "created_at", "graded_at"]
     assert [(r["username"], r["status"]) for r in rows] == [
-        ("alice", "graded"), ("bob", "rejected"), ("bob", "graded"), ("bob", "rate_limited"), ("eve", "graded")]
-    alice, bob, eve = rows[0], rows[2], rows[4]
+        ("alice", "graded"), ("bob", "rejected"), ("bob", "graded"), ("eve", "graded")]
+    alice, bob, eve = rows[0], rows[2], rows[3]
     assert (alice["question"], json.loads(alice["payload"]), alice["points"], alice["correct"], alice["counted"]) == \
         ("mean", {"lower": None, "upper": None, "value": 0.5}, "10.0", "True", "True")
     assert (bob["points"], bob["override"], bob["override_reason"], bob["correct"]) == ("4.0", "4.0", "partial", "False")

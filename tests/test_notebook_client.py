@@ -16,8 +16,8 @@ from werkzeug.serving import make_server
 from puzzle_platform.extensions import db
 from puzzle_platform.models import ApiToken
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import (MEAN_QUESTION_TOML, add_artifact, choice_question, issue_token, question_toml,
-                           write_puzzle)
+from tests.helpers import (MEAN_QUESTION_TOML, add_artifact, after_reveal, challenge_mean, choice_question,
+                           issue_token, question_toml, write_puzzle)
 
 CLIENT_PATH = Path(__file__).resolve().parent.parent / "client" / "mip_client.py"
 TRUTH = 0.6172839
@@ -30,7 +30,7 @@ QUESTIONS = (MEAN_QUESTION_TOML
              + question_toml("spread", "Predict the standard deviation, with a 90% interval.", kind="interval",
                              grader="interval", grader_params={"scale": 0.5}, statistic="fig.std_cos",
                              points=10, max_attempts=1)
-             + choice_question(points=5))
+             + choice_question(points=5) + challenge_mean("guess", max_attempts=3))
 
 
 @pytest.fixture
@@ -64,21 +64,27 @@ def test_notebook_flow_read_submit_point_and_interval_grades(app, server):
     assert [p["slug"] for p in client.puzzles()] == ["test-puzzle"]
 
     puzzle = client.puzzle("test-puzzle")
-    assert [q["key"] for q in puzzle["questions"]] == ["mean", "spread", "pick"]
+    assert [q["key"] for q in puzzle["questions"]] == ["mean", "spread", "pick", "guess"]
+    assert [q["mode"] for q in puzzle["questions"]] == ["forecast", "forecast", "challenge", "challenge"]
     assert puzzle["figures"][0]["figure"]["data"]
     assert "answer_md" not in puzzle and "truth" not in puzzle["questions"][0]
 
-    point = client.submit("test-puzzle", "mean", value=TRUTH)
-    assert (point["status"], point["correct"], point["points"]) == ("graded", True, 10)
+    point = client.submit("test-puzzle", "mean", value=TRUTH)  # a forecast: scored at the reveal
+    assert (point["status"], point["correct"], point["points"]) == ("pending", None, None)
     interval = client.submit("test-puzzle", "spread", value="0.25", lower=0.1, upper=0.3)
-    assert interval["status"] == "graded" and 0 < interval["points"] < 10
+    assert interval["status"] == "pending" and interval["points"] is None
     assert interval["payload"] == {"value": 0.25, "lower": 0.1, "upper": 0.3}
-    assert client.submit("test-puzzle", "pick", choice="beta")["correct"] is True
+    assert client.submit("test-puzzle", "pick", choice="beta")["correct"] is True  # a challenge
+    assert client.puzzle("test-puzzle")["questions"][1]["current_prediction"] == interval["payload"]
 
     mine = client.my_submissions("test-puzzle")
     assert [s["question"] for s in mine] == ["mean", "spread", "pick"]
     assert client.my_submissions() == mine
-    board = client.leaderboard(puzzle="test-puzzle")
+    with after_reveal():
+        scored = {s["question"]: s for s in client.my_submissions("test-puzzle")}
+        board = client.leaderboard(puzzle="test-puzzle")
+    assert (scored["mean"]["status"], scored["mean"]["correct"], scored["mean"]["points"]) == ("graded", True, 10)
+    assert scored["spread"]["status"] == "graded" and 0 < scored["spread"]["points"] < 10
     assert board["entries"][0]["display_name"] == "Ada" and board["entries"][0]["rank"] == 1
     assert client.leaderboard()["scope"] == {"puzzle": None, "cohort": None}
 
@@ -118,9 +124,9 @@ def test_refusals_raise_mip_error_with_the_servers_message(app, server):
 
 def test_wait_after_a_wrong_answer_gives_retry_after(app, server):
     client = mip_client.Client(server, issue_token(app, "ada", name="notebook"))
-    assert client.submit("test-puzzle", "mean", value=-0.9)["correct"] is False
+    assert client.submit("test-puzzle", "guess", value=-0.9)["correct"] is False
     with pytest.raises(mip_client.MIPError) as err:
-        client.submit("test-puzzle", "mean", value=-0.8)
+        client.submit("test-puzzle", "guess", value=-0.8)
     assert err.value.status == 429 and 50 <= err.value.retry_after <= 60
     assert "wait" in err.value.message
 

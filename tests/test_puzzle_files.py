@@ -98,21 +98,23 @@ def test_question_with_attempts_is_not_deleted(app, runner, puzzles_dir, auth, c
 
 def test_changed_grader_params_regrade_with_a_log(app, runner, puzzles_dir, auth, client):
     from puzzle_platform.models import GradeChange, Submission
-    from tests.helpers import add_artifact, csrf_token
+    from tests.helpers import add_artifact, after_reveal, csrf_token
     folder = write_puzzle(puzzles_dir)
     runner.invoke(args=["puzzles", "sync"])
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
     auth.register("sam")
     client.post("/puzzles/test-puzzle/questions/mean", data={"csrf_token": csrf_token(client), "value": "0.6"})
-    with app.app_context():
-        before = db.session.scalar(sa.select(Submission.points))
-    (folder / "puzzle.toml").write_text((folder / "puzzle.toml").read_text().replace("scale = 0.5", "scale = 1.0"))
-    result = runner.invoke(args=["puzzles", "sync"])
-    assert "regraded 1 attempt(s) of mean" in result.output
-    with app.app_context():
-        after = db.session.scalar(sa.select(Submission.points))
-        change = db.session.scalar(sa.select(GradeChange))
-        assert after > before and change.old_points == before and change.new_points == after
+    with after_reveal():  # a forecast: scored at the reveal, then regraded by the edit
+        client.get("/leaderboard")
+        with app.app_context():
+            before = db.session.scalar(sa.select(Submission.points))
+        (folder / "puzzle.toml").write_text((folder / "puzzle.toml").read_text().replace("scale = 0.5", "scale = 1.0"))
+        result = runner.invoke(args=["puzzles", "sync"])
+        assert "regraded 1 attempt(s) of mean" in result.output
+        with app.app_context():
+            after = db.session.scalar(sa.select(Submission.points))
+            change = db.session.scalar(sa.select(GradeChange).order_by(GradeChange.id.desc()))
+            assert after > before and change.old_points == before and change.new_points == after
         assert "definition changed" in change.reason
 
 

@@ -1,13 +1,14 @@
-"""Versioned ground truth: a recomputation that changes the truth regrades, with a log."""
+"""Versioned ground truth: a recomputation that changes the truth regrades, with a log
+(on a challenge question, graded at once)."""
 import sqlalchemy as sa
 
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Artifact, GradeChange, Submission
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import add_artifact, challenge_mean, csrf_token, write_puzzle
 
 
 def test_new_truth_version_regrades_and_logs(app, client, auth, puzzles_dir, sync):
-    write_puzzle(puzzles_dir)
+    write_puzzle(puzzles_dir, questions=challenge_mean())
     sync()
     first_id, v1, _ = add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5}, revision="rev-a")
     auth.register("sam")
@@ -33,7 +34,7 @@ def test_new_truth_version_regrades_and_logs(app, client, auth, puzzles_dir, syn
 
 
 def test_unchanged_truth_in_new_version_logs_nothing(app, client, auth, puzzles_dir, sync):
-    write_puzzle(puzzles_dir)
+    write_puzzle(puzzles_dir, questions=challenge_mean())
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5}, revision="rev-a")
     auth.register("sam")

@@ -8,7 +8,8 @@ from freezegun import freeze_time
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Score, Submission
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import add_artifact, csrf_token, question_toml, text_question, write_puzzle
+from tests.helpers import (add_artifact, challenge_mean, csrf_token, mean_question, question_toml, text_question,
+                           write_puzzle)
 
 
 def _post(client, key="mean", slug="test-puzzle", token=True, **fields):
@@ -84,7 +85,16 @@ def test_puzzle_not_live(app, client, puzzles_dir, sync, auth, state, status, te
     assert r.status_code == status and text in r.get_data(as_text=True)
 
 
-def test_attempt_limit_and_escalating_wait(live, client):
+@pytest.fixture
+def challenge(app, puzzles_dir, sync, auth):
+    write_puzzle(puzzles_dir, questions=challenge_mean(max_attempts=3))
+    sync()
+    auth.register("sam")
+    return app
+
+
+def test_attempt_limit_and_escalating_wait(challenge, client):
+    live = challenge
     add_artifact(live, "test-puzzle", "fig", {"mean_cos": 0.9})
     start = utcnow()
     with freeze_time(start) as clock:
@@ -108,8 +118,8 @@ def test_attempt_limit_and_escalating_wait(live, client):
     assert statuses == ["graded", "rate_limited", "graded", "rate_limited", "graded", "rejected"]
 
 
-def test_solved_question_refuses_more(live, client):
-    add_artifact(live, "test-puzzle", "fig", {"mean_cos": 0.9})
+def test_solved_question_refuses_more(challenge, client):
+    add_artifact(challenge, "test-puzzle", "fig", {"mean_cos": 0.9})
     assert _post(client, value="0.9").status_code == 303
     r = _post(client, value="0.8")
     assert r.status_code == 409 and "already answered" in r.get_data(as_text=True)
@@ -117,12 +127,30 @@ def test_solved_question_refuses_more(live, client):
 
 def test_hint_too_high(app, client, puzzles_dir, sync, auth):
     write_puzzle(puzzles_dir, questions=question_toml(
-        "mean", "p", grader="abs_tol", grader_params={"tolerance": 0.01, "hint": True}, statistic="fig.mean_cos"))
+        "mean", "p", mode="challenge", grader="abs_tol", grader_params={"tolerance": 0.01, "hint": True},
+        statistic="fig.mean_cos"))
     sync()
     auth.register("sam")
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.3})
     _post(client, value="0.5")
-    assert "too high" in client.get("/puzzles/test-puzzle").get_data(as_text=True)
+    assert "Incorrect: too high." in client.get("/puzzles/test-puzzle").get_data(as_text=True)
+
+
+def test_forecast_revisions_have_no_waits_and_a_cap(app, client, puzzles_dir, sync, auth):
+    """A forecast takes revisions back to back (no feedback, so nothing to wait for) until
+    its cap; every version stays in the log, none is graded before the reveal."""
+    write_puzzle(puzzles_dir, questions=mean_question(max_attempts=3))
+    sync()
+    auth.register("sam")
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.9})
+    for value in ("0.1", "0.2", "0.3"):
+        assert _post(client, value=value).status_code == 303
+    page = client.get("/puzzles/test-puzzle").get_data(as_text=True)
+    assert "No revisions left: your last prediction stands." in page and "0.3" in page
+    r = _post(client, value="0.9")
+    assert r.status_code == 403 and "3 revisions of a prediction" in r.get_data(as_text=True)
+    assert [(s, p.get("value")) for s, _, p in _log(app)] == [
+        ("pending", 0.1), ("pending", 0.2), ("pending", 0.3), ("rejected", "0.9")]
 
 
 def test_choice_and_text_questions(app, client, puzzles_dir, sync, auth):

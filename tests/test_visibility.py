@@ -1,7 +1,7 @@
 """What each viewer sees: nothing of the truth or the answer before the reveal."""
 import pytest
 
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import add_artifact, after_reveal, csrf_token, write_puzzle
 
 SECRET = "SECRET-ANSWER-TEXT"
 TRUTH = {"mean_cos": 0.912345678}
@@ -50,10 +50,8 @@ def test_after_reveal_answer_truth_and_distribution(app, client, auth, puzzles_d
     add_artifact(app, "test-puzzle", "fig", TRUTH)
     auth.register("sam")
     client.post("/puzzles/test-puzzle/questions/mean", data={"csrf_token": csrf_token(client), "value": "0.8"})
-    # move the schedule into the past
-    write_puzzle(puzzles_dir, state="revealed")
-    sync()
-    page = client.get("/puzzles/test-puzzle").get_data(as_text=True)
+    with after_reveal():
+        page = client.get("/puzzles/test-puzzle").get_data(as_text=True)
     assert SECRET in page
     assert "0.912346" in page
     assert "Everyone" in page and "dist-json-mean" in page

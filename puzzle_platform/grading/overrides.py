@@ -149,7 +149,7 @@ def override(sub: Submission, points_text: str, reason_text: str, mentor: User,
                                    reason=f"override by {mentor.username}: {reason}"))
     sub.override_points, sub.override_correct = points, correct
     sub.override_reason, sub.overridden_by = reason, mentor.id
-    refresh_questions([question.id], f"override by {mentor.username}: {reason}")
+    refresh_questions([question.id], f"override by {mentor.username}: {reason}", verbatim=True)
     db.session.commit()
 
 
@@ -159,7 +159,7 @@ def remove_override(sub: Submission, mentor: User) -> None:
     if sub.override_points is None:
         raise GradeControlError(409, f"attempt {sub.id} has no override to remove")
     sub.override_points = sub.override_correct = sub.override_reason = sub.overridden_by = None
-    refresh_questions([sub.question_id], f"override removed by {mentor.username}")
+    refresh_questions([sub.question_id], f"override removed by {mentor.username}", verbatim=True)
     db.session.commit()
 
 

@@ -32,14 +32,15 @@ TOTAL_COLUMNS = ("points", "solved", "answered", "reached_at")
 class Report:
     """What a refresh changed (or, dry, would change), with one line per difference."""
 
-    attempts: int = 0
+    attempts: int = 0   # attempts whose grade (status, score, points, correctness) changed
+    relinked: int = 0   # attempts whose grade stayed but whose truth version or wording moved
     scores: int = 0
     totals: int = 0
     lines: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.attempts or self.scores or self.totals)
+        return bool(self.attempts or self.relinked or self.scores or self.totals)
 
 
 def _table(model):
@@ -136,21 +137,25 @@ def _rules(question_ids: list[int]) -> tuple[dict[int, state.Rules], dict[int, Q
     return ({q.id: state.Rules.of(q, p) for q, p in questions}, {q.id: q for q, _ in questions})
 
 
-def refresh_questions(question_ids: Iterable[int], reason: str) -> Report:
+def refresh_questions(question_ids: Iterable[int], reason: str, *, verbatim: bool = False) -> Report:
     """Re-derive every attempt, Score row and affected total of these questions.
 
     Locks the questions first (see locks.py), so nothing is graded against a truth being
-    replaced meanwhile. Does not commit.
+    replaced meanwhile. A change of points is logged as "graded: / regraded: / withdrawn:
+    <reason>", or as `reason` itself when verbatim (an override says what it is). Does not
+    commit.
     """
     report = Report()
-    derived = _refresh_questions(sorted(set(question_ids)), reason, report, dry_run=False)
+    derived = _refresh_questions(sorted(set(question_ids)), reason, report, dry_run=False,
+                                 verbatim=verbatim)
     refresh_totals({uid for uid, _ in derived}, report, derived=derived)
     if report.changed:
         bump_generation()
     return report
 
 
-def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: bool) -> Derived:
+def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: bool,
+                       verbatim: bool = False) -> Derived:
     """Attempts and Score rows of these questions; returns the changed Score rows."""
     if not ids:
         return {}
@@ -178,7 +183,7 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
                                     r["override_points"], r["override_correct"])
             grade = state.grade_attempt(q_rules, truth, attempt)
             graded.append((attempt, grade))
-            _reconcile_attempt(r, grade, reason, now, report, dry_run)
+            _reconcile_attempt(r, grade, reason, now, report, dry_run, verbatim)
         row = state.question_score(q_rules, graded)
         old = stored_scores.get(pair)
         want = None if row is None else {c: getattr(row, c) for c in SCORE_COLUMNS}
@@ -192,25 +197,29 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
     return derived
 
 
-def _reconcile_attempt(stored, grade: state.Grade, reason: str, now, report: Report, dry_run: bool) -> None:
+def _reconcile_attempt(stored, grade: state.Grade, reason: str, now, report: Report, dry_run: bool,
+                       verbatim: bool) -> None:
     want = {c: getattr(grade, c) for c in GRADE_COLUMNS}
     have = {c: stored[c] for c in GRADE_COLUMNS}
     if want == have:
         return
-    report.attempts += 1
+    graded_differently = any(want[c] != have[c] for c in ("status", "score", "points", "correct"))
+    if graded_differently:
+        report.attempts += 1
+    else:
+        report.relinked += 1
     report.lines.append(f"attempt {stored['id']}: stored {have} != derived {want}")
     if dry_run:
         return
     values = dict(want)
-    if grade.status == "graded" and (have["status"] != "graded" or have["points"] != want["points"]
-                                     or have["correct"] != want["correct"]):
+    if grade.status == "graded" and graded_differently:
         values["graded_at"] = now
     elif grade.status == "pending":
         values["graded_at"] = None
     db.session.execute(sa.update(_table(Submission)).where(_table(Submission).c.id == stored["id"])
                        .values(**values))
     if have["points"] != want["points"]:
-        why = (f"graded: {reason}" if have["status"] == "pending" else
+        why = (reason if verbatim else f"graded: {reason}" if have["status"] == "pending" else
                f"withdrawn: {reason}" if want["status"] == "pending" else f"regraded: {reason}")
         db.session.add(GradeChange(submission_id=stored["id"], old_points=have["points"],
                                    new_points=want["points"], old_artifact_id=have["artifact_id"],

@@ -144,7 +144,7 @@ def wide_puzzle(puzzles_dir: Path, wide: Path, tiny: Path | None = None) -> None
     figures = "".join(figure_toml(key, key, model=path, weights="raw", device="cpu", bins=50)
                       for key, path in (("wide", wide), ("tiny", tiny)) if path is not None)
     write_puzzle(puzzles_dir, slug="slow", figures=figures, questions=question_toml(
-        "q", "Predict the mean cosine.", grader="interval", grader_params={"scale": 0.5},
+        "q", "Predict the mean cosine.", mode="challenge", grader="abs_tol", grader_params={"tolerance": 1.0},
         statistic="wide.mean_cos"))
 
 

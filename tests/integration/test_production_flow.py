@@ -1,5 +1,5 @@
 """The production shape end to end: PostgreSQL made by the migrations, a real worker process
-on a Redis broker computing ground truth on a tiny model and grading a pending attempt."""
+on a Redis broker computing ground truth on a tiny model, and forecasts scored at the reveal."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Artifact, Submission
-from tests.helpers import add_artifact, csrf_token, write_puzzle
+from tests.helpers import add_artifact, after_reveal, csrf_token, write_puzzle
 from tests.integration.conftest import jobs
 from tests.jobs.conftest import figure_puzzle
 
@@ -34,27 +34,27 @@ def test_scholar_flow_register_pending_graded_leaderboard(app, client, auth, puz
 
     r = _answer(client, "test-puzzle", "mean", value="0.9", lower="0.8", upper="0.95")
     assert r.status_code == 303
-    assert "still being computed" in client.get("/puzzles/test-puzzle").get_data(as_text=True)
+    assert "scored at the reveal" in client.get("/puzzles/test-puzzle").get_data(as_text=True)
     assert client.get("/leaderboard.json").get_json()["entries"] == []
     # bad input on PostgreSQL: a clear 400, logged as rejected, nothing counted
     bad = _answer(client, "test-puzzle", "mean", value="NaN")
     assert bad.status_code == 400 and "finite number" in bad.get_data(as_text=True)
 
     _, version, changed = add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.92})
-    assert (version, changed) == (1, 1)
+    assert (version, changed) == (1, 0)  # a forecast: nothing is graded before the reveal
+    page = client.get("/puzzles/test-puzzle").get_data(as_text=True)
+    assert "covers the truth" not in page and "0.92" not in page
+    with after_reveal():
+        board = client.get("/leaderboard.json").get_json()
     with app.app_context():
         subs = db.session.scalars(sa.select(Submission).order_by(Submission.id)).all()
         assert [s.status for s in subs] == ["graded", "rejected"]
         assert subs[0].attempt_no == 1 and 0 < subs[0].points <= 10
-    page = client.get("/puzzles/test-puzzle").get_data(as_text=True)
-    assert "graded" in page and "0.92" not in page  # truth hidden before the reveal
-
-    board = client.get("/leaderboard.json").get_json()
     assert [(e["rank"], e["display_name"]) for e in board["entries"]] == [(1, "Ada L.")]
     assert board["entries"][0]["points"] == pytest.approx(subs[0].points)
 
 
-def test_worker_process_on_redis_computes_figure_and_grades_pending(
+def test_worker_process_on_redis_computes_figure_then_the_reveal_scores_it(
         app, client, auth, runner, puzzles_dir, sync, tiny_model_dirs, broker_url, workers):
     figure_puzzle(puzzles_dir, tiny_model_dirs)
     sync()
@@ -71,11 +71,12 @@ def test_worker_process_on_redis_computes_figure_and_grades_pending(
     rows = jobs(app)
     assert [j.status for j in rows] == ["succeeded", "succeeded"], [j.error for j in rows]
     assert all(j.attempts == 1 and j.progress == 100 for j in rows)
+    progress = client.get("/puzzles/embeddings/progress.json").get_json()
+    assert all(f["ready"] for f in progress["figures"])
+    with after_reveal():  # the forecast is scored against the computed truth at the reveal
+        assert [e["display_name"] for e in client.get("/leaderboard.json").get_json()["entries"]] == ["Sam"]
     with app.app_context():
         arts = {a.figure_key: a for a in db.session.scalars(sa.select(Artifact))}
         assert set(arts) == {"gpt_neo", "gpt2"}
         sub = db.session.scalar(sa.select(Submission))
         assert sub.status == "graded" and sub.artifact_id == arts["gpt2"].id
-    progress = client.get("/puzzles/embeddings/progress.json").get_json()
-    assert all(f["ready"] for f in progress["figures"])
-    assert [e["display_name"] for e in client.get("/leaderboard.json").get_json()["entries"]] == ["Sam"]

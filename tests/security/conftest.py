@@ -64,14 +64,14 @@ HIDDEN_POST = "HIDDEN-POST-BODY-2290"
 HIDE_REASON = "HIDE-REASON-4471"
 
 
-def literal_question(truth: float, prompt: str = "A number.") -> str:
+def literal_question(truth: float, prompt: str = "A number.", mode: str = "forecast") -> str:
     """The "lit" question: a number with a literal truth, graded within 0.01."""
-    return question_toml("lit", prompt, kind="numeric", grader="abs_tol", grader_params={"tolerance": 0.01},
-                         truth=truth)
+    return question_toml("lit", prompt, kind="numeric", mode=mode, grader="abs_tol",
+                         grader_params={"tolerance": 0.01}, truth=truth)
 
 
 LIVE_QUESTIONS = (mean_question() + text_question(LIVE_TEXT_TRUTH, prompt="Name the word.") + choice_question()
-                  + literal_question(LIVE_LITERAL, prompt="A number with a literal truth."))
+                  + literal_question(LIVE_LITERAL, prompt="A number with a literal truth.", mode="challenge"))
 
 
 def frozen(at: datetime):
@@ -103,7 +103,7 @@ class World:
             "beta_code": self.codes["beta"], **self.users,
             "own_token": self.token_ids[own], "mona_token": self.token_ids["mona"],
             "post_visible": self.posts["visible"], "post_hidden": self.posts["hidden"],
-            "olga_mean": self.subs["olga_live_mean"],
+            "olga_override": self.subs["olga_override"],
         }
 
     def bearer(self, role: str) -> dict[str, str]:
@@ -131,10 +131,11 @@ def _write_puzzles(root: Path) -> None:
 
 def _populate(app: Flask, world: World) -> None:
     """Users, tokens, cohorts, attempts, an override and posts, through the services."""
-    from puzzle_platform import cohorts, discussion, grade_control
+    from puzzle_platform.community import cohorts, discussion
+    from puzzle_platform.grading import overrides as grade_control
     from puzzle_platform.extensions import db
-    from puzzle_platform.models import ApiToken, Puzzle, User
     from puzzle_platform.grading.submissions import submit
+    from puzzle_platform.models import ApiToken, Puzzle, Submission, User
 
     build_now = datetime.now(timezone.utc)
     with app.app_context():
@@ -167,17 +168,19 @@ def _populate(app: Flask, world: World) -> None:
         with frozen(build_now - timedelta(days=2, hours=12)):
             for name, answer in (("sam", {"value": "0.45", "lower": "0.40", "upper": "0.50"}),
                                  ("olga", {"value": "0.52", "lower": "0.50", "upper": "0.60"})):
-                assert submit(people[name], puzzles[REVEALED], "mean", answer).status == 201
-            assert submit(people["olga"], puzzles[CLOSED], "lit",
-                          {"value": str(OLGA_CLOSED_VALUE)}).status == 201
+                assert submit(people[name], REVEALED, "mean", answer).status == 202  # a forecast
+            assert submit(people["olga"], CLOSED, "lit", {"value": str(OLGA_CLOSED_VALUE)}).status == 202
         live = puzzles[LIVE]
-        outcome = submit(people["olga"], live, "mean", {k: str(v) for k, v in OLGA_LIVE.items()})
-        assert outcome.status == 201
+        outcome = submit(people["olga"], LIVE, "mean", {k: str(v) for k, v in OLGA_LIVE.items()})
+        assert outcome.status == 202  # a forecast, scored at the reveal
         world.subs["olga_live_mean"] = outcome.submission.id
         for name, key, answer in (("olga", "word", {"text": OLGA_TEXT}), ("olga", "pick", {"choice": "beta"}),
                                   ("sam", "pick", {"choice": "beta"}), ("sam", "word", {"text": SAM_TEXT})):
-            assert submit(people[name], live, key, answer).status == 201
-        grade_control.override(outcome.submission, "7", OLGA_OVERRIDE_REASON, mona)
+            assert submit(people[name], LIVE, key, answer).status == 201
+        olga_word = db.session.scalar(sa.select(Submission).where(
+            Submission.user_id == people["olga"].id, Submission.payload["text"].as_string() == OLGA_TEXT))
+        world.subs["olga_override"] = olga_word.id
+        grade_control.override(olga_word, "7", OLGA_OVERRIDE_REASON, mona)
 
         world.posts["visible"] = discussion.add_post(people["olga"], live, "Olga's visible post.").id
         hidden = discussion.add_post(people["olga"], live, HIDDEN_POST)

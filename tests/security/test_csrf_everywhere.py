@@ -32,7 +32,7 @@ def route_args(rule: str, world) -> dict[str, object]:
     """World values for a rule's arguments: a request a mentor is allowed to make."""
     return {"slug": "alpha" if rule.startswith("/cohorts/") else LIVE, "key": "mean",
             "code": world.codes["alpha"], "user_id": world.users["cora"],
-            "post_id": world.posts["visible"], "submission_id": world.subs["olga_live_mean"],
+            "post_id": world.posts["visible"], "submission_id": world.subs["olga_override"],
             "token_id": world.token_ids["mona"]}
 
 
@@ -132,7 +132,7 @@ def test_every_post_form_on_every_page_carries_the_token(app, world):
     for expected in ("/logout", "(this page)", f"/puzzles/{LIVE}/questions/mean", "/cohorts",
                      "/cohorts/join", f"/cohorts/join/{world.codes['alpha']}", "/profile/tokens",
                      "/leaderboard/visibility", f"/mentor/puzzles/{LIVE}/unpublish",
-                     f"/puzzles/{LIVE}/discussion", f"/mentor/submissions/{world.subs['olga_live_mean']}/override"):
+                     f"/puzzles/{LIVE}/discussion", f"/mentor/submissions/{world.subs['olga_override']}/override"):
         assert expected in actions, expected
     assert len(actions) >= 25
 

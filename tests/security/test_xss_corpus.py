@@ -250,11 +250,11 @@ def ids(app, xss_user: str) -> dict[str, object]:
 
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.username == xss_user))
-        mean = db.session.scalar(sa.select(Submission.id).join(Question, Question.id == Submission.question_id)
-                                 .where(Submission.user_id == user.id, Question.key == "mean"))
+        word = db.session.scalar(sa.select(Submission.id).join(Question, Question.id == Submission.question_id)
+                                 .where(Submission.user_id == user.id, Question.key == "word"))
         posts = db.session.scalars(sa.select(Post.id).where(Post.user_id == user.id).order_by(Post.id)).all()
         code = db.session.scalar(sa.select(Cohort.invite_code).where(Cohort.slug == "xss-cohort"))
-        return {"mean": mean, "posts": posts, "code": code}
+        return {"word": word, "posts": posts, "code": code}
 
 
 class Browser:
@@ -304,7 +304,7 @@ def plant(app, runner, puzzles_dir, p: str) -> tuple[dict, list[tuple[str, str]]
     mentor.post("/cohorts", {"name": p[:128], "slug": "xss-cohort", "private": "1"}, 303)
     found = ids(app, "xssuser")
     scholar.post(f"/cohorts/join/{found['code']}", {}, 303)
-    mentor.post(f"/mentor/submissions/{found['mean']}/override", {"points": "3", "reason": p[:1000]}, 303)
+    mentor.post(f"/mentor/submissions/{found['word']}/override", {"points": "3", "reason": p[:1000]}, 303)
     mentor.post(f"/puzzles/{REVEALED}/discussion/posts/{found['posts'][1]}/hide", {"reason": p[:500]}, 303)
     return found, echoes, {"xssuser": scholar, "sam": sam, "mentor": mentor}
 
