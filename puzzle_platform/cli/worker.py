@@ -87,11 +87,12 @@ def worker(concurrency: int, pool: str, loglevel: str) -> None:
     from celery.signals import worker_process_init
 
     from ..extensions import db
-    from ..jobs.celery_app import QUEUE, make_celery
+    from ..jobs.celery_app import QUEUE
     from ..jobs.queue import recover_jobs
+    from ..jobs.tasks import make_worker_celery
 
     app = current_app._get_current_object()
-    celery = make_celery(app)
+    celery = make_worker_celery(app)
 
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_):  # a forked child must not share the parent's sockets
