@@ -57,3 +57,14 @@ def test_worker_on_redis_broker(app, client, auth, embeddings_puzzle, redis_url)
     redis.Redis.from_url(redis_url).flushdb()
     app.config["CELERY_BROKER_URL"] = redis_url
     _run_through_worker(app, client, auth)
+
+
+def test_job_modules_import_one_way():
+    """tasks -> runner -> queue -> celery_app: sending a job never imports the task or runner."""
+    import subprocess
+    import sys
+
+    code = ("import sys, puzzle_platform.jobs.celery_app, puzzle_platform.jobs.queue; "
+            "print(sorted(m for m in sys.modules if m.startswith('puzzle_platform.jobs.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['puzzle_platform.jobs.celery_app', 'puzzle_platform.jobs.queue']"
