@@ -113,9 +113,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _dead_here(worker: str | None) -> bool:
+    """A worker id of a process on this host that no longer exists."""
+    host, _, pid = (worker or "").rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
 def _worker_dead(job: Job, stale_before) -> bool:
-    host, _, pid = (job.worker or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+    if _dead_here(job.worker):
         return True
     return job.heartbeat_at is None or job.heartbeat_at < stale_before
 
@@ -147,17 +152,20 @@ def _requeue_or_fail(job: Job, why: str, where: list) -> str | None:
 
 
 def requeue_jobs_of(workers: list[str], why: str) -> list[int]:
-    """Requeue the running jobs of these worker ids (a worker stopping: its pool children), as
-    recovery would after a crash. Not sent here: enqueued_at is cleared, so the next recovery
-    pass of any worker (or the next worker start) sends them again."""
-    if not workers:
-        return []
+    """Requeue the running jobs of these worker ids, and of dead processes on this host: what a
+    stopping worker does for its pool children (killed, or already dead from the same signal),
+    as recovery would after a crash. Not sent here (the broker may be going away too):
+    enqueued_at is cleared, so the next recovery pass of any worker, or the next worker
+    start, sends them again."""
     table = Job.__table__
     requeued = []
-    for job in db.session.scalars(sa.select(Job).where(Job.status == "running", Job.worker.in_(workers))).all():
+    for job in db.session.scalars(sa.select(Job).where(Job.status == "running")).all():
+        if job.worker not in workers and not _dead_here(job.worker):
+            continue
         where = [table.c.id == job.id, table.c.status == "running", table.c.worker == job.worker]
-        if _requeue_or_fail(job, why, where) == "queued":
-            requeued.append(job.id)
+        job_id = job.id
+        if _requeue_or_fail(job, f"{why} ({job.worker})", where) == "queued":
+            requeued.append(job_id)
     return requeued
 
 
