@@ -153,7 +153,8 @@ def execute_job(job_id: int, me: str | None = None) -> str:
         status = db.session.scalar(sa.select(Job.status).where(Job.id == job_id))
         return "superseded" if status == "superseded" else "skipped"
     job = db.session.get(Job, job_id, populate_existing=True)
-    db.session.close()  # `job` stays readable, detached; no transaction is held while computing
+    db.session.expunge(job)  # stays readable, detached, while no transaction is held for the
+    db.session.rollback()    # minutes of computing
     every = float(current_app.config.get("JOB_HEARTBEAT_SECONDS", 5))
     try:
         with Heartbeat(job_id, me, every) as beat:

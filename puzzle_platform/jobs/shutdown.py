@@ -29,7 +29,8 @@ from celery import Celery
 from flask import Flask
 
 log = logging.getLogger(__name__)
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP")
+                     if hasattr(signal, name))  # no SIGHUP on Windows
 
 
 def stop_signals_to_handle() -> list[signal.Signals]:
@@ -62,6 +63,8 @@ class WorkerShutdown:
         from celery import platforms, signals
 
         signals.worker_shutting_down.connect(lambda **_: self.begin(), weak=False)
+        if not hasattr(signal, "SIGHUP"):
+            return
         base, hup = celery.Worker, signal.SIGHUP in self.handled
 
         class Worker(base):  # type: ignore[misc, valid-type]

@@ -32,6 +32,19 @@ WHEN = ["start-up", "mid-job"]
 GONE_WITHIN = 20.0
 
 
+@pytest.fixture(autouse=True)
+def signals_not_ignored():
+    """Our processes keep a stop signal ignored when they start ignored (nohup, a shell's
+    background job); so that they get these signals, pytest must not pass an ignore on. A
+    Python handler here becomes the default action in a child after exec."""
+    ignored = [sig for sig in SIGNALS if signal.getsignal(sig) is signal.SIG_IGN]
+    for sig in ignored:
+        signal.signal(sig, lambda *_: None)
+    yield
+    for sig in ignored:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 @pytest.fixture
 def tiny_puzzle(app, puzzles_dir, sync, tiny_model_dirs, tmp_path):
     figures = figure_toml("tiny", "Tiny", model=tiny_model_dirs["gpt2"], weights="raw", device="cpu", bins=20)
