@@ -125,6 +125,7 @@ class Heartbeat:
 
 
 def _test_sleep(beat: Heartbeat) -> None:
+    """The TEST_SLEEP_ENV hook; progress keeps being reported, so a lost job stops here too."""
     seconds = float(os.environ.get(TEST_SLEEP_ENV) or 0)
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:

@@ -26,7 +26,8 @@ RESULT = {"statistics": {"mean_cos": 0.01, "mean_cos_to_mean": 0.1, "centered_me
 
 class BlockingCompute:
     """Stands in for the compute step: reports progress, then waits until released (per
-    worker); with `poll`, keeps reporting progress while it waits, as a recipe would."""
+    worker); with `poll`, reports progress again once the heartbeat thread found the job lost
+    (the callback must then raise JobLost, stopping the computation)."""
 
     def __init__(self, poll: bool = False):
         self.started = {A: threading.Event(), B: threading.Event()}
@@ -38,12 +39,10 @@ class BlockingCompute:
         beat.progress(10, "computing")
         self.started[beat.me].set()
         while not self.release[beat.me].wait(0.05 if self.poll else 30):
-            if self.poll:
-                try:
-                    beat.progress(50, "computing")
-                except job_runner.JobLost:
-                    self.stopped_early[beat.me] = True
-                    raise
+            if self.poll and beat.lost.is_set():
+                self.stopped_early[beat.me] = True
+                beat.progress(50, "computing")
+                pytest.fail("the progress callback of a lost job did not raise")
         return RESULT
 
 
@@ -125,7 +124,7 @@ def test_job_superseded_while_running_stops_early_and_discards_its_result(app, j
         assert supersede_stale_jobs(job.puzzle_id, job.figure_key, "other-params") == [job_id]
         db.session.commit()
     assert run.result() == "superseded"
-    assert compute.stopped_early == {A: True}  # the progress callback raised JobLost
+    assert compute.stopped_early == {A: True}  # the heartbeat noticed; progress raised JobLost
     assert not compute.release[A].is_set()
     job = _row(app, job_id)
     assert job.status == "superseded" and job.artifact_id is None and _artifacts(app) == 0
