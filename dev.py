@@ -6,6 +6,9 @@ skipped when pyproject.toml has not changed since the last one. torch is install
 `torch==2.13.0` unless TORCH_SPEC says otherwise (e.g. TORCH_SPEC="torch" for the newest CUDA
 build, or a torch already installed in the venv is kept), so that the worker extra's unpinned
 `torch>=2.4` never pulls a multi-GB build you did not choose.
+
+On POSIX, dev.py then becomes the command (exec): Ctrl-C, SIGTERM or SIGHUP reach the server
+directly, which stops its worker; a middleman would kill the server before it could.
 """
 from __future__ import annotations
 
@@ -53,11 +56,14 @@ def main(argv: list[str]) -> int:
         return 2
     cmd, rest = argv[0], argv[1:]
     ensure_env(EXTRAS[cmd])
-    if cmd == "run":
-        return subprocess.call([str(PY), "manage.py", "run", *rest], cwd=ROOT)
-    if cmd == "test":
-        return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT)
-    return 0
+    if cmd == "install":
+        return 0
+    args = [str(PY), "manage.py", "run", *rest] if cmd == "run" else [str(PY), "-m", "pytest", *rest]
+    if os.name == "posix":
+        sys.stdout.flush()
+        os.chdir(ROOT)
+        os.execv(args[0], args)
+    return subprocess.call(args, cwd=ROOT)
 
 
 if __name__ == "__main__":

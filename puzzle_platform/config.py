@@ -133,6 +133,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "JOB_MAX_ATTEMPTS": int(env.get("JOB_MAX_ATTEMPTS", "3")),
         "JOB_HEARTBEAT_SECONDS": float(env.get("JOB_HEARTBEAT_SECONDS", "5")),
         "JOB_RECOVERY_SECONDS": float(env.get("JOB_RECOVERY_SECONDS", "30")),
+        # A stopping worker (SIGTERM, SIGINT, SIGHUP) waits this long for its job, then kills
+        # its pool and requeues the job (jobs/shutdown.py); `manage.py run` waits a little more.
+        "WORKER_SHUTDOWN_SECONDS": float(env.get("WORKER_SHUTDOWN_SECONDS", "10")),
         "CELERY_VISIBILITY_TIMEOUT": int(env.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600))),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,

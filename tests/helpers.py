@@ -236,3 +236,48 @@ def kill_group(proc) -> None:
     except ProcessLookupError:
         pass
     proc.wait(timeout=10)
+
+
+def _proc_stats() -> dict[int, tuple[str, int, int]]:
+    """{pid: (state, ppid, pgrp)} of every process, from /proc (Linux)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            data = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        state, ppid, pgrp = data[data.rindex(")") + 2:].split()[:3]
+        stats[int(entry.name)] = (state, int(ppid), int(pgrp))
+    return stats
+
+
+def descendants(pid: int) -> list[int]:
+    """The children of `pid`, their children, and so on (Linux)."""
+    stats = _proc_stats()
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [c for c, (_, ppid, _) in stats.items() if ppid == parent]
+        found += children
+        todo += children
+    return found
+
+
+def process_groups_of(pid: int) -> set[int]:
+    """The process groups of `pid` and of all its descendants (a worker may run in its own)."""
+    return {os.getpgid(p) for p in [pid, *descendants(pid)] if _alive(p)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.getpgid(pid)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def live_group_members(groups: set[int]) -> list[int]:
+    """Processes still alive (zombies, already dead, aside) in any of these process groups."""
+    return sorted(p for p, (state, _, pgrp) in _proc_stats().items() if pgrp in groups and state not in "ZX")

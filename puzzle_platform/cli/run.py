@@ -3,6 +3,9 @@
 Migrates the database, syncs the puzzle folders, makes sure an admin exists, starts a local
 worker process (unless --no-worker) and serves the site. Production uses gunicorn and
 `manage.py worker` instead (see the README).
+
+SIGTERM, SIGINT (Ctrl-C) and SIGHUP all stop the server the same way: the serve loop exits
+and the worker is stopped (jobs/local.py), never left behind as an orphan.
 """
 from __future__ import annotations
 
@@ -32,21 +35,34 @@ def run(host: str, port: int, no_setup: bool, no_worker: bool, no_compute: bool,
         from .users import ensure_admin
         ctx.invoke(sync)
         ctx.invoke(ensure_admin)
+    from ..jobs.local import (StopRequested, ignore_stop_signals, raise_on_stop_signals,
+                              start_local_worker, stop_local_worker)
+
     app = current_app._get_current_object()
     worker_proc = None
-    if not no_worker:
-        from ..jobs.local import start_local_worker
-        worker_proc = start_local_worker(app)
-        if not no_compute:
-            _queue_missing_figures()
-    click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
+    raise_on_stop_signals()  # before the worker exists, so that no signal can orphan it
     try:
+        if not no_worker:
+            worker_proc = start_local_worker(app)
+            if not no_compute:
+                _queue_missing_figures()
+        click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
         from werkzeug.serving import run_simple
         app.debug = debug
         run_simple(host, port, app, use_reloader=debug, use_debugger=debug, threaded=True)
+    except StopRequested:
+        pass  # a signal before the serve loop started; inside it, run_simple returns instead
     finally:
+        ignore_stop_signals()
         if worker_proc is not None:
-            worker_proc.terminate()
+            stop_local_worker(worker_proc, float(app.config["WORKER_SHUTDOWN_SECONDS"]), say=_say)
+
+
+def _say(line: str) -> None:
+    try:
+        click.echo(line)
+    except OSError:  # the terminal is gone (SIGHUP): nothing to tell
+        pass
 
 
 def _queue_missing_figures() -> None:

@@ -81,39 +81,48 @@ def _recovery_loop(app, every: float, stop: threading.Event) -> None:
 @click.option("--pool", default="prefork", show_default=True,
               type=click.Choice(["prefork", "solo", "threads"]))
 @click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this parent process is gone (`manage.py run` passes its pid).")
 @with_appcontext
-def worker(concurrency: int, pool: str, loglevel: str) -> None:
-    """Run a compute worker (needs the `worker` extra: torch, transformer-lens)."""
+def worker(concurrency: int, pool: str, loglevel: str, parent_pid: int | None) -> None:
+    """Run a compute worker (needs the `worker` extra: torch, transformer-lens).
+
+    SIGTERM, SIGINT and SIGHUP stop it within WORKER_SHUTDOWN_SECONDS; a job still running
+    then is killed and requeued (see jobs/shutdown.py).
+    """
     from celery.signals import worker_process_init
 
     from ..extensions import db
-    from ..jobs.celery_app import QUEUE, make_celery
+    from ..jobs.celery_app import QUEUE
     from ..jobs.queue import recover_jobs
+    from ..jobs.shutdown import WorkerShutdown
+    from ..jobs.tasks import make_worker_celery
 
     app = current_app._get_current_object()
-    celery = make_celery(app)
-
-    @worker_process_init.connect(weak=False)
-    def _fresh_connections(**_):  # a forked child must not share the parent's sockets
-        with app.app_context():
-            db.engine.dispose(close=False)
-
-    report_alive()
-    resent = recover_jobs(resend_queued=True)
-    if resent:
-        click.echo(f"requeued jobs {resent}")
-    db.engine.dispose()
+    shutdown = WorkerShutdown(app, float(app.config["WORKER_SHUTDOWN_SECONDS"]), forget=_forget_self)
+    shutdown.install_early_handlers()
     stop = threading.Event()
-    every = float(app.config.get("JOB_RECOVERY_SECONDS", 30))
-    threading.Thread(target=_recovery_loop, args=(app, every, stop), daemon=True).start()
     try:
+        celery = make_worker_celery(app)
+        shutdown.attach(celery)
+
+        @worker_process_init.connect(weak=False)
+        def _fresh_connections(**_):  # a forked child must not share the parent's sockets
+            with app.app_context():
+                db.engine.dispose(close=False)
+
+        report_alive()
+        resent = recover_jobs(resend_queued=True)
+        if resent:
+            click.echo(f"requeued jobs {resent}")
+        db.engine.dispose()
+        if parent_pid:
+            shutdown.watch_parent(parent_pid)
+        every = float(app.config.get("JOB_RECOVERY_SECONDS", 30))
+        threading.Thread(target=_recovery_loop, args=(app, every, stop), daemon=True).start()
         celery.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}",
                             f"--pool={pool}", "--prefetch-multiplier=1", "-Q", QUEUE,
                             "--without-gossip", "--without-mingle", "--without-heartbeat"])
     finally:
         stop.set()
-        with app.app_context():
-            try:
-                _forget_self()
-            except Exception:  # noqa: BLE001 - shutting down; the row ages out instead
-                app.logger.warning("could not remove this worker's liveness row", exc_info=True)
+        shutdown.finish()  # pool children gone, their jobs requeued, the liveness row removed

@@ -4,6 +4,9 @@ Embedded default: the kombu filesystem transport under instance/broker (no serve
 out: CELERY_BROKER_URL=redis://... . Either way: one job at a time per worker process
 (prefetch 1), late acks and reject-on-worker-lost so a killed worker's message is not
 silently acked; and the Job table, not the broker, decides whether a job still needs running.
+
+Imports point one way (tasks -> runner -> queue -> celery_app): this module knows the task
+only by name, for sending; jobs.tasks registers it on the worker's app.
 """
 from __future__ import annotations
 
@@ -54,10 +57,9 @@ def make_celery(app: Flask) -> Celery:
     )
     celery.set_default()
     app.extensions["celery"] = celery
-    from . import tasks  # noqa: F401  (registers the task on this app)
-    tasks.register(celery)
     return celery
 
 
 def get_celery(app: Flask) -> Celery:
+    """The app's Celery (made on first use); enough to send a job, which goes by name."""
     return app.extensions.get("celery") or make_celery(app)

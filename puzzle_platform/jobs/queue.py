@@ -2,7 +2,9 @@
 
 Safe to send a job twice: a worker claims it with a conditional UPDATE, so only one runs it.
 A job whose worker died is found here (dead pid on this host, or a stale heartbeat) and sent
-again, until its attempts run out.
+again, until its attempts run out. Every change of a job's status is a conditional UPDATE on
+the status (and worker) it was seen with, so that two parties never both move the same job:
+whoever loses the race leaves the row alone (see runner.py for the worker's side).
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ def send(job: Job, countdown: float | None = None) -> bool:
     A job whose message could not be sent (or was lost with a restarted broker) stays queued
     in the table, and recover_jobs() sends it again.
     """
-    job.enqueued_at = utcnow()
+    table = Job.__table__
+    db.session.execute(sa.update(table).where(table.c.id == job.id).values(enqueued_at=utcnow()))
     db.session.commit()
     try:
         get_celery(current_app._get_current_object()).send_task(
@@ -60,6 +63,23 @@ def supersede_stale_jobs(puzzle_id: int, figure_key: str, current_key: str | Non
                            .values(status="superseded", finished_at=utcnow(),
                                    stage="superseded: the figure's parameters changed"))
     return stale
+
+
+def supersede_if_stale(job_id: int) -> bool:
+    """At claim time: a queued figure job whose figure's params changed since it was made (a
+    sync that raced it), or whose figure is gone, is superseded instead of run. True if so."""
+    job = db.session.get(Job, job_id, populate_existing=True)
+    if job is None or job.status != "queued" or job.kind != "figure" or job.figure_key is None:
+        return False
+    current = db.session.scalar(sa.select(Figure.params_key).where(
+        Figure.puzzle_id == job.puzzle_id, Figure.key == job.figure_key))
+    if current == "" or current == _job_params_key(job):  # "": a figure row of unknown params
+        return False
+    table = Job.__table__
+    res = db.session.execute(sa.update(table).where(table.c.id == job_id, table.c.status == "queued").values(
+        status="superseded", finished_at=utcnow(), stage="superseded: the figure's parameters changed"))
+    db.session.commit()
+    return res.rowcount == 1
 
 
 def enqueue_figure(puzzle: Puzzle, figure: Figure) -> Job:
@@ -93,11 +113,60 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _dead_here(worker: str | None) -> bool:
+    """A worker id of a process on this host that no longer exists."""
+    host, _, pid = (worker or "").rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
 def _worker_dead(job: Job, stale_before) -> bool:
-    host, _, pid = (job.worker or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+    if _dead_here(job.worker):
         return True
     return job.heartbeat_at is None or job.heartbeat_at < stale_before
+
+
+def _as_seen(job: Job) -> list:
+    """WHERE clauses matching the job only while it is still running as we saw it: same worker,
+    same heartbeat (a beat that arrives after we judged it dead wins over the requeue)."""
+    table = Job.__table__
+    worker = table.c.worker.is_(None) if job.worker is None else table.c.worker == job.worker
+    beat = table.c.heartbeat_at.is_(None) if job.heartbeat_at is None else table.c.heartbeat_at == job.heartbeat_at
+    return [table.c.id == job.id, table.c.status == "running", worker, beat]
+
+
+def _requeue_or_fail(job: Job, why: str, where: list) -> str | None:
+    """Move a running job back to queued (or to failed when its attempts are used), only where
+    `where` still matches; returns the new status, None if the job had moved on meanwhile."""
+    now = utcnow()
+    if job.attempts >= job.max_attempts:
+        values = {"status": "failed", "finished_at": now, "stage": "failed",
+                  "error": f"{why} and all {job.max_attempts} attempts are used"}
+    else:
+        values = {"status": "queued", "worker": None, "stage": f"requeued: {why}"[:200], "enqueued_at": None}
+    res = db.session.execute(sa.update(Job.__table__).where(*where).values(**values))
+    db.session.commit()
+    if res.rowcount != 1:
+        log.info("job %s changed hands while being requeued; left as it is", job.id)
+        return None
+    return values["status"]
+
+
+def requeue_jobs_of(workers: list[str], why: str) -> list[int]:
+    """Requeue the running jobs of these worker ids, and of dead processes on this host: what a
+    stopping worker does for its pool children (killed, or already dead from the same signal),
+    as recovery would after a crash. Not sent here (the broker may be going away too):
+    enqueued_at is cleared, so the next recovery pass of any worker, or the next worker
+    start, sends them again."""
+    table = Job.__table__
+    requeued = []
+    for job in db.session.scalars(sa.select(Job).where(Job.status == "running")).all():
+        if job.worker not in workers and not _dead_here(job.worker):
+            continue
+        where = [table.c.id == job.id, table.c.status == "running", table.c.worker == job.worker]
+        job_id = job.id
+        if _requeue_or_fail(job, f"{why} ({job.worker})", where) == "queued":
+            requeued.append(job_id)
+    return requeued
 
 
 def recover_jobs(resend_queued: bool = False) -> list[int]:
@@ -115,18 +184,11 @@ def recover_jobs(resend_queued: bool = False) -> list[int]:
     for job in db.session.scalars(sa.select(Job).where(Job.status == "running")).all():
         if not _worker_dead(job, stale_before):
             continue
-        if job.attempts >= job.max_attempts:
-            job.status, job.finished_at = "failed", now
-            job.error = (f"the worker running it died ({job.worker}) and all {job.max_attempts} "
-                         "attempts are used")
-            job.stage = "failed"
-            db.session.commit()
-            continue
-        job.status, job.stage = "queued", f"requeued: worker {job.worker} died"
-        job.worker = None
-        db.session.commit()
-        send(job)
-        resent.append(job.id)
+        where = _as_seen(job)
+        job_id = job.id
+        if _requeue_or_fail(job, f"the worker running it died ({job.worker})", where) == "queued":
+            send(job)
+            resent.append(job_id)
     for job in db.session.scalars(sa.select(Job).where(Job.status == "queued")).all():
         stale = job.enqueued_at is None or job.enqueued_at < stale_before
         if job.id in resent or not (resend_queued or stale):

@@ -10,8 +10,10 @@ def figure_puzzle(puzzles_dir, models: dict, *, neo_model: str | None = None, st
     figures = "".join(figure_toml(key, title, model=model, weights="raw", device="cpu", bins=50)
                       for key, title, model in (("gpt_neo", "Tiny GPT-Neo", neo_model or models["gpt_neo"]),
                                                 ("gpt2", "Tiny GPT-2", models["gpt2"])))
-    questions = "".join(question_toml(key, f"Predict {stat}.", grader="interval", grader_params={"scale": 0.5},
-                                      statistic=stat, max_attempts=2)
+    # Challenges (all or nothing, graded as soon as the truth exists) so that a pending attempt
+    # is graded when the job delivers; a forecast would wait for the reveal.
+    questions = "".join(question_toml(key, f"Predict {stat}.", mode="challenge", grader="abs_tol",
+                                      grader_params={"tolerance": 1.0}, statistic=stat, max_attempts=2)
                         for key, stat in (("neo_mean", "gpt_neo.mean_cos"),
                                           ("neo_to_mean", "gpt_neo.mean_cos_to_mean"),
                                           ("neo_centered", "gpt_neo.centered_mean_cos"),

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from celery.contrib.testing.worker import start_worker
 
 from puzzle_platform.extensions import db
-from puzzle_platform.jobs.celery_app import get_celery
 from puzzle_platform.jobs.queue import enqueue_puzzle
+from puzzle_platform.jobs.tasks import make_worker_celery
 from puzzle_platform.models import Job, Puzzle, Submission
 from tests.helpers import csrf_token
 from tests.services import redis_url  # noqa: F401  (fixture)
@@ -31,7 +31,7 @@ def _wait_for_jobs(app, timeout=120.0):
 def _run_through_worker(app, client, auth):
     auth.register("sam")
     client.post("/puzzles/embeddings/questions/gpt2_mean", data={"csrf_token": csrf_token(client), "value": "0.1"})
-    celery = get_celery(app)
+    celery = make_worker_celery(app)  # the app's Celery, with the task registered
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         with app.app_context():
             enqueue_puzzle(db.session.scalar(sa.select(Puzzle)))
@@ -57,3 +57,14 @@ def test_worker_on_redis_broker(app, client, auth, embeddings_puzzle, redis_url)
     redis.Redis.from_url(redis_url).flushdb()
     app.config["CELERY_BROKER_URL"] = redis_url
     _run_through_worker(app, client, auth)
+
+
+def test_job_modules_import_one_way():
+    """tasks -> runner -> queue -> celery_app: sending a job never imports the task or runner."""
+    import subprocess
+    import sys
+
+    code = ("import sys, puzzle_platform.jobs.celery_app, puzzle_platform.jobs.queue; "
+            "print(sorted(m for m in sys.modules if m.startswith('puzzle_platform.jobs.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['puzzle_platform.jobs.celery_app', 'puzzle_platform.jobs.queue']"
