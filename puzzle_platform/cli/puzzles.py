@@ -104,11 +104,12 @@ def compute(slug: str, wait: bool, inline: bool, timeout: float) -> None:
             if last.get(j.id) != state:
                 click.echo(f"job {j.id} [{j.figure_key}] {j.status} {j.progress:>3}% {j.stage}")
                 last[j.id] = state
-        if all(j.status in ("succeeded", "failed") for j in rows):
+        if all(j.status in ("succeeded", "failed", "superseded") for j in rows):
             break
         if time.monotonic() > deadline:
             raise click.ClickException(f"timed out after {timeout:g} s; is a worker running (`manage.py worker`)?")
         time.sleep(1)
-    failed = [j for j in rows if j.status == "failed"]
+    failed = [j for j in rows if j.status in ("failed", "superseded")]
     if failed:
-        raise click.ClickException("; ".join(f"job {j.id} [{j.figure_key}] failed: {j.error}" for j in failed))
+        raise click.ClickException("; ".join(
+            f"job {j.id} [{j.figure_key}] {j.status}: {j.error or j.stage}" for j in failed))
