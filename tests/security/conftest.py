@@ -345,3 +345,16 @@ def crawl(client: FlaskClient, seeds: list[str], headers: dict[str, str] | None 
             found += same_site_links(body, url)
         queue.extend((link, True) for link in found if link not in seen)
     return pages
+
+
+CRAWL_LIMIT = 300
+
+
+def crawl_as(app, world, role: str):
+    """Every GET route with the world's values, then every link, as `role` (API: its token)."""
+    client = client_as(app, role)
+    seeds = get_seeds(app, world)
+    assert len(seeds) < CRAWL_LIMIT - 20, "the seeds alone would use up the crawl"
+    pages = crawl(client, seeds, world.bearer(role), limit=CRAWL_LIMIT)
+    assert set(seeds) <= set(pages), "every GET route was requested"
+    return pages

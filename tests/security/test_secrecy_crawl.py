@@ -19,10 +19,9 @@ from tests.security.conftest import (CLOSED_ANSWER, CLOSED_LITERAL, FUTURE_ANSWE
                                      FUTURE_STATEMENT, FUTURE_TITLE, HIDDEN_POST, HIDE_REASON, LIVE,
                                      LIVE_ANSWER, LIVE_LITERAL, LIVE_STATS, LIVE_TEXT_TRUTH,
                                      OLGA_CLOSED_VALUE, OLGA_DISPLAY, OLGA_LIVE, OLGA_OVERRIDE_REASON,
-                                     OLGA_TEXT, SAM_TEXT, SKIP_PREFIXES, client_as, crawl, frozen,
+                                     OLGA_TEXT, SAM_TEXT, SKIP_PREFIXES, client_as, crawl_as, frozen,
                                      get_seeds)
 
-CRAWL_LIMIT = 300
 
 
 def number_formats(value: float) -> set[str]:
@@ -62,15 +61,6 @@ def leaks(pages, secrets: dict[str, str]) -> list[str]:
     return [f"{page.url} ({page.status}): {label} {text!r}"
             for page in pages.values() for text, label in secrets.items()
             if text in page.body and text not in page.url]
-
-
-def crawl_as(app, world, role: str):
-    client = client_as(app, role)
-    seeds = get_seeds(app, world)
-    assert len(seeds) < CRAWL_LIMIT - 20, "the seeds alone would use up the crawl"
-    pages = crawl(client, seeds, world.bearer(role), limit=CRAWL_LIMIT)
-    assert set(seeds) <= set(pages), "every GET route was requested"
-    return pages
 
 
 @pytest.mark.parametrize("role", ["scholar", "anonymous"])
