@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..grading.generation import bump_generation
 from ..grading.locks import lock_puzzles
 from ..grading.refresh import refresh_questions
 from ..grading.truth import params_key
@@ -144,6 +145,8 @@ def sync_puzzles(specs: list[PuzzleSpec], new_attrs: dict | None = None) -> list
             report = refresh_questions([question.id], f"question {question.key} definition changed")
             if report.attempts:
                 lines.append(f"  regraded {report.attempts} attempt(s) of {question.key}")
+        if any(not line.startswith("= ") for line in lines):
+            bump_generation()  # titles, schedules and questions show on boards; caches drop them
         db.session.commit()
     except Exception:
         db.session.rollback()

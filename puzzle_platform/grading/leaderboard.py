@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import Cohort, CohortMember, Puzzle, Score, Setting, User, UserTotal
 from ..timeutil import iso
 from .generation import generation
-from .reveal import score_due
+from .reveal import score_due_on_read
 
 CACHE_SECONDS = 60.0
 
@@ -99,10 +99,15 @@ def _query(puzzle_id: int | None, cohort_id: int | None) -> list[Entry]:
 
 
 def standings(puzzle_id: int | None = None, cohort_id: int | None = None) -> list[Entry]:
-    """The ranked entries; cached until the next grade change (or CACHE_SECONDS)."""
-    score_due()
+    """The ranked entries; cached until the next grade change (or CACHE_SECONDS).
+
+    The first read after a reveal scores it (workers do too, on their own tick); until then
+    that costs no query.
+    """
     key = (db.engine.url.render_as_string(), puzzle_id, cohort_id)
     gen = generation()
+    if score_due_on_read(gen):
+        gen = generation()
     now = time.monotonic()
     with _lock:
         hit = _cache.get(key)

@@ -155,7 +155,10 @@ def question_score(rules: Rules, graded: Iterable[tuple[Attempt, Grade]]) -> Sco
         counted, last = rows[-1]
         points, solved = last.points, bool(last.correct)
         start = len(rows) - 1
-        while start > 0 and rows[start - 1][1].points == points:
+        # Walk back over predictions with the same points, and over any replaced in the same
+        # instant (those never held at any time).
+        while start > 0 and (rows[start - 1][1].points == points
+                             or rows[start - 1][0].created_at == rows[start][0].created_at):
             start -= 1
         # Before the first prediction the question held 0 points.
         reached = None if start == 0 and points == 0 else rows[start][0].created_at
