@@ -1,12 +1,14 @@
 """A scholar in a real browser: register through the form, open puzzle 1, see its plotly
-figure drawn, submit a prediction, see the grade, find themself on the leaderboard; with no
-request leaving the server and times shown in the browser's own time zone."""
+figure drawn, submit a prediction (a forecast: recorded, scored at the reveal), then after the
+reveal see the grade and the truth and find themself on the leaderboard; with no request
+leaving the server and times shown in the browser's own time zone."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from freezegun import freeze_time
 
 from tests.browser.actions import register
 from tests.helpers import add_artifact, write_puzzle
@@ -43,18 +45,32 @@ def test_scholar_registers_sees_figure_answers_and_ranks(page, page_log, live_se
     assert sorted(range(len(BARS)), key=heights.__getitem__) == sorted(range(len(BARS)), key=BARS.__getitem__)
     assert heights[BARS.index(9)] == pytest.approx(9 * heights[BARS.index(1)], rel=0.05)
 
-    # A prediction through the form: graded at once (the truth exists), the truth not shown.
+    # A prediction through the form: a forecast, recorded; nothing about the truth is shown.
     question = page.locator("#q-mean")
     question.get_by_label("Your estimate").fill("0.4")
     question.get_by_role("button", name="Submit").click()
     rows = page.locator("#q-mean table.attempts tbody tr")
     expect(rows).to_have_count(1)
     cells = rows.first.locator("td")
+    expect(cells.nth(2)).to_have_text("recorded")
+    expect(cells.nth(3)).to_have_text("at the reveal")
+    expect(question.locator("p.current")).to_contain_text("Your prediction: 0.4")
+    assert str(TRUTH) not in page.content()
+    page.get_by_role("link", name="Leaderboard", exact=True).click()
+    expect(page.locator("table.leaderboard")).to_contain_text("Nobody is on this board yet")
+
+    # After the reveal (the server's clock moves on): graded, the truth shown, ranked.
+    with freeze_time(datetime.now(timezone.utc) + timedelta(days=2, hours=1), tick=True):
+        _after_the_reveal(page, page_log, live_server, live_puzzle, expect)
+
+
+def _after_the_reveal(page, page_log, live_server, live_puzzle, expect) -> None:
+    page.goto(f"/puzzles/{live_puzzle}")
+    cells = page.locator("#q-mean table.attempts tbody tr").first.locator("td")
     expect(cells.nth(2)).to_have_text("graded")
     # interval grader, point answer: 10 * (1 - |0.4 - 0.4321| / 0.5) = 9.358
     expect(cells.nth(3)).to_have_text("9.36")
-    assert str(TRUTH) not in page.content()
-
+    expect(page.locator("#q-mean p.truth")).to_contain_text(str(TRUTH))
     page.get_by_role("link", name="Leaderboard", exact=True).click()
     me = page.locator("table.leaderboard tr.me")
     expect(me).to_have_count(1)
