@@ -123,8 +123,9 @@ class Client:
 
         Numeric questions take `value` and optionally a 90% interval `lower`..`upper`
         (interval questions require it); choice questions `choice`; text questions `text`.
-        The submission's status is "graded" (with score, points, correct, feedback) or
-        "pending" (graded automatically once the ground truth is computed). A refused attempt
+        The submission's status is "graded" (a challenge: score, points, correct, feedback) or
+        "pending": a forecast, scored at the reveal (submit again to revise it), or an attempt
+        graded automatically once the ground truth is computed. A refused attempt
         raises MIPError (400 bad answer, 403 closed or no attempts left, 404 unknown, 409
         already solved, 429 wait: see retry_after).
         """

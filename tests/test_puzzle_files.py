@@ -55,6 +55,16 @@ def test_sync_is_idempotent_and_reports_changes(app, runner, puzzles_dir):
     (lambda t: t + "\n[[questions]]\nkey = \"x\"\n", "prompt is required"),
     (lambda t: t.replace("Z\"\ndeadline", "\"\ndeadline"), "no UTC offset"),
     (lambda t: t + "this is = = not toml", "not valid TOML"),
+    # what each mode allows
+    (lambda t: t.replace('kind = "numeric"', 'kind = "numeric"\nmode = "quiz"'), "mode must be one of"),
+    (lambda t: t.replace('kind = "numeric"', 'kind = "numeric"\nmode = "challenge"'),
+     "the interval grader's score is continuous"),
+    (lambda t: t.replace('kind = "numeric"', 'kind = "numeric"\nmode = "challenge"')
+     .replace('grader = "interval"', 'grader = "abs_tol"')
+     .replace("scale = 0.5", "tolerance = 0.1, partial_until = 0.3"), "partial_until (partial credit) is only for forecasts"),
+    (lambda t: t.replace("scale = 0.5", "scale = 0.5, hint = true"), "a forecast gets no feedback before the reveal"),
+    (lambda t: t + '\n[[questions]]\nkey = "pick"\nprompt = "?"\nkind = "choice"\nmode = "forecast"\n'
+               'grader = "choice"\nchoices = ["a", "b"]\ntruth = "a"\n', "choice questions are challenges"),
 ])
 def test_invalid_file_is_refused_and_nothing_changes(app, runner, puzzles_dir, mutate, reason):
     write_puzzle(puzzles_dir, number=1, slug="good")

@@ -61,11 +61,11 @@ params = { model = "gpt2-small" }
 key = "mean"
 prompt = "What is the mean pairwise cosine similarity?"
 kind = "numeric"
+mode = "forecast"
 grader = "interval"
 grader_params = { scale = 0.5 }
 statistic = "fig.mean_cos"
 points = 10
-max_attempts = 1
 '''
 
 
