@@ -37,15 +37,20 @@ def _sqlite_write_lock() -> bool:
     return True
 
 
+def _lock_rows(column, ids) -> None:
+    """SELECT ... FOR UPDATE of the rows whose `column` is in ids, in id order."""
+    table = column.table
+    db.session.execute(sa.select(table.c.id).where(column.in_(ids)).order_by(table.c.id)
+                       .with_for_update()).all()
+
+
 def lock_puzzles(ids: Iterable[int]) -> None:
     """UPDATE locks on these puzzles and all their questions (before changing any of them)."""
     ids = sorted(set(ids))
     if not ids or _sqlite_write_lock():
         return
-    db.session.execute(sa.select(Puzzle.id).where(Puzzle.id.in_(ids)).order_by(Puzzle.id)
-                       .with_for_update()).all()
-    db.session.execute(sa.select(Question.id).where(Question.puzzle_id.in_(ids)).order_by(Question.id)
-                       .with_for_update()).all()
+    _lock_rows(Puzzle.__table__.c.id, ids)
+    _lock_rows(Question.__table__.c.puzzle_id, ids)
 
 
 def lock_questions(ids: Iterable[int]) -> None:
@@ -54,18 +59,15 @@ def lock_questions(ids: Iterable[int]) -> None:
     if not ids or _sqlite_write_lock():
         return
     puzzles = db.session.scalars(sa.select(Question.puzzle_id).where(Question.id.in_(ids)).distinct()).all()
-    db.session.execute(sa.select(Puzzle.id).where(Puzzle.id.in_(puzzles)).order_by(Puzzle.id)
-                       .with_for_update()).all()
-    db.session.execute(sa.select(Question.id).where(Question.id.in_(ids)).order_by(Question.id)
-                       .with_for_update()).all()
+    _lock_rows(Puzzle.__table__.c.id, puzzles)
+    _lock_rows(Question.__table__.c.id, ids)
 
 
 def lock_users(ids: Iterable[int]) -> None:
     ids = sorted(set(ids))
     if not ids or _sqlite_write_lock():
         return
-    db.session.execute(sa.select(User.id).where(User.id.in_(ids)).order_by(User.id)
-                       .with_for_update()).all()
+    _lock_rows(User.__table__.c.id, ids)
 
 
 def write_lock() -> None:
