@@ -24,12 +24,25 @@ def _window(now: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-def _insert():
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(RateCounter.__table__)
+_UPSERTS: dict[str, sa.Insert] = {}
+
+
+def _upsert() -> sa.Insert:
+    """The counting statement, built once per dialect with bound parameters (so it is
+    compiled once and cached; several keys run as one statement through executemany)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = RateCounter.__table__
+        stmt = insert(table).values(key=sa.bindparam("k"), window_start=sa.bindparam("w", type_=table.c.window_start.type),
+                                    count=1)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["key", "window_start"], set_={"count": table.c.count + 1}
+        ).returning(table.c.key, table.c.count)
+    return _UPSERTS[dialect]
 
 
 def hit_many(limits: Sequence[tuple[str, int]], per_seconds: int, now: datetime | None = None,
@@ -39,11 +52,7 @@ def hit_many(limits: Sequence[tuple[str, int]], per_seconds: int, now: datetime 
     write nothing else)."""
     now = now or utcnow()
     start = _window(now, per_seconds)
-    table = RateCounter.__table__
-    stmt = _insert().values([{"key": key, "window_start": start, "count": 1} for key, _ in limits])
-    stmt = stmt.on_conflict_do_update(index_elements=["key", "window_start"],
-                                      set_={"count": table.c.count + 1}).returning(table.c.key, table.c.count)
-    counts = dict(db.session.execute(stmt).all())
+    counts = dict(db.session.execute(_upsert(), [{"k": key, "w": start} for key, _ in limits]).all())
     if commit:
         db.session.commit()
     if any(counts.get(key, 0) > limit for key, limit in limits):

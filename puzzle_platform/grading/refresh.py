@@ -47,15 +47,23 @@ def _table(model):
     return model.__table__
 
 
-def _upsert(model, values: dict, keys: tuple[str, ...]):
-    """INSERT ... ON CONFLICT (keys) DO UPDATE, on SQLite and PostgreSQL alike."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(_table(model)).values(**values)
-    return stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={k: stmt.excluded[k] for k in values if k not in keys})
+_UPSERTS: dict[tuple[str, str], sa.Insert] = {}
+
+
+def _upsert(model, columns: tuple[str, ...], keys: tuple[str, ...]) -> sa.Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE of `columns`, on SQLite and PostgreSQL alike;
+    built once per dialect with bound parameters (the grading hot path runs it)."""
+    dialect = db.session.get_bind().dialect.name
+    if (dialect, model.__name__) not in _UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = _table(model)
+        stmt = insert(table).values({c: sa.bindparam(c, type_=table.c[c].type) for c in columns})
+        _UPSERTS[(dialect, model.__name__)] = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns if c not in keys})
+    return _UPSERTS[(dialect, model.__name__)]
 
 
 def write_score(user_id: int, question_id: int, row: state.ScoreRow | None) -> None:
@@ -64,9 +72,10 @@ def write_score(user_id: int, question_id: int, row: state.ScoreRow | None) -> N
         db.session.execute(sa.delete(table).where(table.c.user_id == user_id,
                                                   table.c.question_id == question_id))
         return
-    db.session.execute(_upsert(Score, {
-        "user_id": user_id, "question_id": question_id, "puzzle_id": row.puzzle_id,
-        **{c: getattr(row, c) for c in SCORE_COLUMNS}}, ("user_id", "question_id")))
+    columns = ("user_id", "question_id", "puzzle_id", *SCORE_COLUMNS)
+    db.session.execute(_upsert(Score, columns, ("user_id", "question_id")),
+                       {"user_id": user_id, "question_id": question_id, "puzzle_id": row.puzzle_id,
+                        **{c: getattr(row, c) for c in SCORE_COLUMNS}})
 
 
 def write_total(user_id: int, row: state.TotalRow | None) -> None:
@@ -74,8 +83,8 @@ def write_total(user_id: int, row: state.TotalRow | None) -> None:
     if row is None:
         db.session.execute(sa.delete(table).where(table.c.user_id == user_id))
         return
-    db.session.execute(_upsert(UserTotal, {"user_id": user_id, **{c: getattr(row, c) for c in TOTAL_COLUMNS}},
-                               ("user_id",)))
+    db.session.execute(_upsert(UserTotal, ("user_id", *TOTAL_COLUMNS), ("user_id",)),
+                       {"user_id": user_id, **{c: getattr(row, c) for c in TOTAL_COLUMNS}})
 
 
 def score_rows(user_ids: Iterable[int]) -> dict[int, list[state.ScoreRow]]:

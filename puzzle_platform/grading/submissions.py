@@ -31,13 +31,34 @@ from .refresh import COUNTED, score_rows, write_score, write_total
 from .truth import figure_statistics, truth_from
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A counted attempt as just written (the reply needs its columns, not an ORM object)."""
+
+    id: int
+    user_id: int
+    question_id: int
+    puzzle_id: int
+    payload: dict
+    attempt_no: int
+    source: str
+    created_at: datetime
+    feedback: str
+    status: str
+    score: float | None
+    points: float | None
+    correct: bool | None
+    artifact_id: int | None
+    graded_at: datetime | None
+
+
 @dataclass
 class Outcome:
     """What happened to an attempt: an HTTP-ish status, a message and the logged row."""
 
     status: int
     message: str
-    submission: Submission | None
+    submission: Submission | Recorded | None
     retry_after: int | None = None
 
 
@@ -118,6 +139,11 @@ def _locked_question(slug: str, key: str) -> tuple[Question, Puzzle] | None:
 
 
 NO_PUZZLE = "No such puzzle (or it is not released yet)."
+_COLUMNS = ("user_id", "question_id", "puzzle_id", "payload", "attempt_no", "source", "created_at", "feedback",
+            "status", "score", "points", "correct", "artifact_id", "graded_at")
+_INSERT = (sa.insert(Submission.__table__)  # built once: the hot path runs it for every attempt
+           .values({c: sa.bindparam(c, type_=Submission.__table__.c[c].type) for c in _COLUMNS})
+           .returning(Submission.__table__.c.id))
 
 
 def submit(user: User, slug: str, question_key: str, data: dict, source: str = "web",
@@ -181,8 +207,7 @@ def submit(user: User, slug: str, question_key: str, data: dict, source: str = "
                   status=grade.status, score=grade.score, points=grade.points, correct=grade.correct,
                   artifact_id=grade.artifact_id, graded_at=now if grade.status == "graded" else None)
     try:
-        new_id = db.session.execute(sa.insert(Submission.__table__).values(**values)
-                                    .returning(Submission.__table__.c.id)).scalar_one()
+        new_id = db.session.execute(_INSERT, values).scalar_one()
     except IntegrityError:
         db.session.rollback()
         return reject(409, "Another attempt on this question was being recorded at the same time; try again.")
@@ -194,5 +219,4 @@ def submit(user: User, slug: str, question_key: str, data: dict, source: str = "
             write_total(user.id, state.user_total(user.id, score_rows([user.id])[user.id]))
             bump_generation()
     db.session.commit()
-    sub = Submission(id=new_id, **values)
-    return Outcome(201 if grade.status == "graded" else 202, grade.feedback, sub)
+    return Outcome(201 if grade.status == "graded" else 202, grade.feedback, Recorded(new_id, **values))
