@@ -158,14 +158,14 @@ def submit(user: User, slug: str, question_key: str, data: dict, source: str = "
     if found is None:
         puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
         if puzzle is None or not (mentor or puzzle.is_released()):
-            db.session.rollback()
+            db.session.commit()  # nothing to log; the request's rate counts stay counted
             return Outcome(404, NO_PUZZLE, None)
         raw["question"] = question_key[:64]
         sub = _log(user, None, puzzle, raw, "rejected", f"Unknown question {question_key!r}.", source)
         return Outcome(404, sub.feedback, sub)
     question, puzzle = found
     if not (mentor or puzzle.is_released()):
-        db.session.rollback()
+        db.session.commit()
         return Outcome(404, NO_PUZZLE, None)
 
     def reject(status: int, message: str, log_status: str = "rejected", retry: int | None = None) -> Outcome:
@@ -212,7 +212,7 @@ def submit(user: User, slug: str, question_key: str, data: dict, source: str = "
         db.session.rollback()
         return reject(409, "Another attempt on this question was being recorded at the same time; try again.")
     if grade.status == "graded":
-        before = state.question_score(rules, [ag for ag in past.attempts() if ag[1].status == "graded"])
+        before = state.question_score(rules, past.attempts())
         after = state.question_score(rules, [*past.attempts(), (state.Attempt(new_id, user.id, now, payload), grade)])
         if after != before:
             write_score(user.id, question.id, after)
