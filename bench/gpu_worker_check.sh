@@ -40,8 +40,9 @@ params = {{ model = "{w / 'tiny_gpt2'}", weights = "processed", device = "{DEVIC
 [[questions]]
 key = "mean"
 prompt = "p"
-grader = "interval"
-grader_params = {{ scale = 0.5 }}
+mode = "challenge"
+grader = "abs_tol"
+grader_params = {{ tolerance = 1.0 }}
 statistic = "fig.mean_cos"
 ''')
 PYEOF
@@ -54,12 +55,12 @@ sleep 8
 "$PY" - <<'PYEOF'
 from puzzle_platform import create_app
 from puzzle_platform.extensions import db
-from puzzle_platform.models import Puzzle, User
-from puzzle_platform.submissions import submit
+from puzzle_platform.models import User
+from puzzle_platform.grading.submissions import submit
 import sqlalchemy as sa
 app = create_app()
 with app.app_context():
-    out = submit(db.session.scalar(sa.select(User)), db.session.scalar(sa.select(Puzzle)), "mean", {"value": "0.1"})
+    out = submit(db.session.scalar(sa.select(User)), "gpu-check", "mean", {"value": "0.1"})
     print("submitted before the truth exists:", out.status, out.submission.status)
 PYEOF
 ( for i in $(seq 1 60); do nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null >> $W/gpu_pids; sleep 0.5; done ) &

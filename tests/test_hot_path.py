@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import event
 
 from puzzle_platform.extensions import db

@@ -10,7 +10,7 @@ from freezegun import freeze_time
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Score, UserTotal
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import (add_artifact, add_cohort, after_reveal, challenge_mean, csrf_token, mean_question,
+from tests.helpers import (add_artifact, add_cohort, after_reveal, challenge_mean, csrf_token,
                            question_toml, write_puzzle)
 
 

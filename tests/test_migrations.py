@@ -4,7 +4,6 @@ their data: from the landed 0001, and from an early edition of 0001 that lacked 
 columns added to it later (revision 0002 repairs those)."""
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path

@@ -1,6 +1,5 @@
 """`manage.py puzzles sync|list`: idempotent, reports changes, refuses bad files whole."""
 import shutil
-import textwrap
 
 import pytest
 import sqlalchemy as sa

@@ -1,7 +1,7 @@
 """Mentor area: the dashboard, authoring puzzles, computing, previewing, publishing, export.
 
 Mentors and admins only (mentor_required on every route: anonymous 401, scholars 403). The
-services live in puzzle_platform.authoring; these views only translate HTTP to them.
+services live in puzzle_platform.content.authoring; these views only translate HTTP to them.
 """
 from __future__ import annotations
 

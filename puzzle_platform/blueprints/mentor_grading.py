@@ -2,7 +2,7 @@
 with a reason the scholar sees, and a CSV of a puzzle's attempts and scores.
 
 Mentors and admins only (mentor_required: anonymous 401, scholars 403); the rules live in
-puzzle_platform.grade_control.
+puzzle_platform.grading.overrides.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from ..access.visibility import viewer_is_mentor, visible_puzzle
 from ..extensions import db
-from ..models import Job, Puzzle
+from ..models import Puzzle
 from ..content.page import figure_views, question_views
 from ..access.ratelimit import hit_many
 from ..grading.reveal import ensure_scored

@@ -26,7 +26,7 @@ from sqlalchemy import event
 from puzzle_platform.extensions import db
 from puzzle_platform.grading.artifacts import store_artifact
 from puzzle_platform.models import Artifact, Figure, GradeChange, Puzzle, Score, Submission, UserTotal
-from tests.helpers import challenge_mean, issue_token, mean_question, question_toml, write_puzzle
+from tests.helpers import challenge_mean, issue_token, question_toml, write_puzzle
 
 pytestmark = pytest.mark.services
 

@@ -83,7 +83,7 @@ def test_no_number_derived_from_the_truth_before_the_reveal(app, world):
         pages = crawl_as(app, world, role)
         assert found(pages, secrets()) == [], role
         if role == "scholar":  # the crawl reached his answers (so their absence means hidden)
-            body = pages[f"/api/v1/me/submissions"].body
+            body = pages["/api/v1/me/submissions"].body
             assert '"value": 0.7' in body or '"value":0.7' in body
 
 

@@ -19,8 +19,7 @@ from tests.security.conftest import (CLOSED_ANSWER, CLOSED_LITERAL, FUTURE_ANSWE
                                      FUTURE_STATEMENT, FUTURE_TITLE, HIDDEN_POST, HIDE_REASON, LIVE,
                                      LIVE_ANSWER, LIVE_LITERAL, LIVE_STATS, LIVE_TEXT_TRUTH,
                                      OLGA_CLOSED_VALUE, OLGA_DISPLAY, OLGA_LIVE, OLGA_OVERRIDE_REASON,
-                                     OLGA_TEXT, SAM_TEXT, SKIP_PREFIXES, client_as, crawl_as, frozen,
-                                     get_seeds)
+                                     OLGA_TEXT, SAM_TEXT, SKIP_PREFIXES, client_as, crawl_as, frozen)
 
 
 
