@@ -66,25 +66,30 @@ def _upsert(model, columns: tuple[str, ...], keys: tuple[str, ...]) -> sa.Insert
     return _UPSERTS[(dialect, model.__name__)]
 
 
-def write_score(user_id: int, question_id: int, row: state.ScoreRow | None) -> None:
+def write_scores(rows: list[tuple[int, int, state.ScoreRow | None]]) -> None:
+    """Upsert (or, for None, delete) Score rows of (user, question): one statement per kind,
+    run over all rows at once."""
     table = _table(Score)
-    if row is None:
-        db.session.execute(sa.delete(table).where(table.c.user_id == user_id,
-                                                  table.c.question_id == question_id))
-        return
-    columns = ("user_id", "question_id", "puzzle_id", *SCORE_COLUMNS)
-    db.session.execute(_upsert(Score, columns, ("user_id", "question_id")),
-                       {"user_id": user_id, "question_id": question_id, "puzzle_id": row.puzzle_id,
-                        **{c: getattr(row, c) for c in SCORE_COLUMNS}})
+    upserts = [{"user_id": uid, "question_id": qid, "puzzle_id": row.puzzle_id,
+                **{c: getattr(row, c) for c in SCORE_COLUMNS}} for uid, qid, row in rows if row is not None]
+    deletes = [{"u": uid, "q": qid} for uid, qid, row in rows if row is None]
+    if upserts:
+        columns = ("user_id", "question_id", "puzzle_id", *SCORE_COLUMNS)
+        db.session.execute(_upsert(Score, columns, ("user_id", "question_id")), upserts)
+    if deletes:
+        db.session.execute(sa.delete(table).where(table.c.user_id == sa.bindparam("u"),
+                                                  table.c.question_id == sa.bindparam("q")), deletes)
 
 
-def write_total(user_id: int, row: state.TotalRow | None) -> None:
+def write_totals(rows: list[tuple[int, state.TotalRow | None]]) -> None:
+    """Upsert (or, for None, delete) UserTotal rows, one statement per kind."""
     table = _table(UserTotal)
-    if row is None:
-        db.session.execute(sa.delete(table).where(table.c.user_id == user_id))
-        return
-    db.session.execute(_upsert(UserTotal, ("user_id", *TOTAL_COLUMNS), ("user_id",)),
-                       {"user_id": user_id, **{c: getattr(row, c) for c in TOTAL_COLUMNS}})
+    upserts = [{"user_id": uid, **{c: getattr(row, c) for c in TOTAL_COLUMNS}} for uid, row in rows if row]
+    deletes = [{"u": uid} for uid, row in rows if row is None]
+    if upserts:
+        db.session.execute(_upsert(UserTotal, ("user_id", *TOTAL_COLUMNS), ("user_id",)), upserts)
+    if deletes:
+        db.session.execute(sa.delete(table).where(table.c.user_id == sa.bindparam("u")), deletes)
 
 
 def score_rows(user_ids: Iterable[int]) -> dict[int, list[state.ScoreRow]]:
@@ -126,6 +131,7 @@ def refresh_totals(user_ids: Iterable[int], report: Report, dry_run: bool = Fals
     table = _table(UserTotal)
     stored = {r["user_id"]: r for r in db.session.execute(
         sa.select(table).where(table.c.user_id.in_(ids))).mappings()}
+    writes = []
     for uid in ids:
         row = state.user_total(uid, scores.get(uid, []))
         old = stored.get(uid)
@@ -135,8 +141,9 @@ def refresh_totals(user_ids: Iterable[int], report: Report, dry_run: bool = Fals
             continue
         report.totals += 1
         report.lines.append(f"user {uid} total: stored {have} != derived {want}")
-        if not dry_run:
-            write_total(uid, row)
+        writes.append((uid, row))
+    if writes and not dry_run:
+        write_totals(writes)
 
 
 def _rules(question_ids: list[int]) -> tuple[dict[int, state.Rules], dict[int, Question]]:
@@ -181,7 +188,7 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
         attempts[(r["user_id"], r["question_id"])].append(r)
     stored_scores = {(r["user_id"], r["question_id"]): r for r in db.session.execute(
         sa.select(_table(Score)).where(_table(Score).c.question_id.in_(ids))).mappings()}
-    now = utcnow()
+    writes = _Writes(now=utcnow(), reason=reason, verbatim=verbatim)
     derived: Derived = {}
     for pair in sorted(set(attempts) | set(stored_scores)):
         user_id, qid = pair
@@ -192,7 +199,7 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
                                     r["override_points"], r["override_correct"])
             grade = state.grade_attempt(q_rules, truth, attempt)
             graded.append((attempt, grade))
-            _reconcile_attempt(r, grade, reason, now, report, dry_run, verbatim)
+            writes.attempt(r, grade, report)
         row = state.question_score(q_rules, graded)
         old = stored_scores.get(pair)
         want = None if row is None else {c: getattr(row, c) for c in SCORE_COLUMNS}
@@ -201,38 +208,58 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
             report.scores += 1
             report.lines.append(f"user {user_id} question {qid} score: stored {have} != derived {want}")
             derived[pair] = row
-            if not dry_run:
-                write_score(user_id, qid, row)
+            writes.scores.append((user_id, qid, row))
+    if not dry_run:
+        writes.apply()
     return derived
 
 
-def _reconcile_attempt(stored, grade: state.Grade, reason: str, now, report: Report, dry_run: bool,
-                       verbatim: bool) -> None:
-    want = {c: getattr(grade, c) for c in GRADE_COLUMNS}
-    have = {c: stored[c] for c in GRADE_COLUMNS}
-    if want == have:
-        return
-    graded_differently = any(want[c] != have[c] for c in ("status", "score", "points", "correct"))
-    if graded_differently:
-        report.attempts += 1
-    else:
-        report.relinked += 1
-    report.lines.append(f"attempt {stored['id']}: stored {have} != derived {want}")
-    if dry_run:
-        return
-    values = dict(want)
-    if grade.status == "graded" and graded_differently:
-        values["graded_at"] = now
-    elif grade.status == "pending":
-        values["graded_at"] = None
-    db.session.execute(sa.update(_table(Submission)).where(_table(Submission).c.id == stored["id"])
-                       .values(**values))
-    if have["points"] != want["points"]:
-        why = (reason if verbatim else f"graded: {reason}" if have["status"] == "pending" else
-               f"withdrawn: {reason}" if want["status"] == "pending" else f"regraded: {reason}")
-        db.session.add(GradeChange(submission_id=stored["id"], old_points=have["points"],
-                                   new_points=want["points"], old_artifact_id=have["artifact_id"],
-                                   new_artifact_id=want["artifact_id"], reason=why))
+@dataclass
+class _Writes:
+    """The differences a refresh found, written at the end in a few executemany statements
+    (a reveal re-derives thousands of attempts at once)."""
+
+    now: object
+    reason: str
+    verbatim: bool
+    attempts: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    scores: list[tuple[int, int, state.ScoreRow | None]] = field(default_factory=list)
+
+    def attempt(self, stored, grade: state.Grade, report: Report) -> None:
+        want = {c: getattr(grade, c) for c in GRADE_COLUMNS}
+        have = {c: stored[c] for c in GRADE_COLUMNS}
+        if want == have:
+            return
+        graded_differently = any(want[c] != have[c] for c in ("status", "score", "points", "correct"))
+        if graded_differently:
+            report.attempts += 1
+        else:
+            report.relinked += 1
+        report.lines.append(f"attempt {stored['id']}: stored {have} != derived {want}")
+        graded_at = stored["graded_at"]
+        if grade.status == "pending":
+            graded_at = None
+        elif graded_differently:
+            graded_at = self.now
+        self.attempts.append({"_id": stored["id"], **want, "graded_at": graded_at})
+        if have["points"] != want["points"]:
+            reason = self.reason
+            why = (reason if self.verbatim else f"graded: {reason}" if have["status"] == "pending" else
+                   f"withdrawn: {reason}" if want["status"] == "pending" else f"regraded: {reason}")
+            self.changes.append({"submission_id": stored["id"], "old_points": have["points"],
+                                 "new_points": want["points"], "old_artifact_id": have["artifact_id"],
+                                 "new_artifact_id": want["artifact_id"], "reason": why, "created_at": self.now})
+
+    def apply(self) -> None:
+        sub = _table(Submission)
+        if self.attempts:
+            db.session.execute(sa.update(sub).where(sub.c.id == sa.bindparam("_id")).values(
+                {c: sa.bindparam(c) for c in (*GRADE_COLUMNS, "graded_at")}), self.attempts)
+        if self.changes:
+            db.session.execute(sa.insert(_table(GradeChange)), self.changes)
+        if self.scores:
+            write_scores(self.scores)
 
 
 def refresh_puzzles(puzzle_ids: Iterable[int], reason: str) -> Report:

@@ -38,7 +38,7 @@ class Rules:
     mode: str
     kind: str
     grader: str
-    grader_params: dict
+    grader_params: dict          # validated once here, with the grader's defaults filled in
     points: float
     deadline_at: datetime
     graded: bool   # attempts may be graded now: a challenge, or a forecast whose puzzle is scored
@@ -48,8 +48,9 @@ class Rules:
     def of(cls, question, puzzle) -> "Rules":
         scored = puzzle.scored_at is not None
         graded = question.mode == "challenge" or scored
+        params = get_grader(question.grader).validate_params(dict(question.grader_params or {}))
         return cls(question.id, puzzle.id, question.mode, question.kind, question.grader,
-                   dict(question.grader_params or {}), float(question.points), puzzle.deadline_at,
+                   params, float(question.points), puzzle.deadline_at,
                    graded, graded and bool(puzzle.published))
 
 
@@ -119,7 +120,9 @@ def grade_attempt(rules: Rules, truth: Truth | None, attempt: Attempt) -> Grade:
     score = correct = None
     feedback = ""
     if truth is not None:
-        result = get_grader(rules.grader).grade(attempt.payload, truth.value, rules.grader_params)
+        grader = get_grader(rules.grader)  # params were validated by Rules.of: check the truth, score
+        grader.check_truth(truth.value, rules.grader_params)
+        result = grader.score_answer(attempt.payload, truth.value, rules.grader_params)
         score, correct = result.score, result.correct
         feedback = (challenge_feedback(rules, attempt.payload, truth.value, correct)
                     if rules.mode == "challenge" else result.feedback)

@@ -27,7 +27,7 @@ from . import state
 from .answers import AnswerError, parse_answer, sanitize_payload_for_log
 from .generation import bump_generation
 from .locks import write_lock
-from .refresh import COUNTED, score_rows, write_score, write_total
+from .refresh import COUNTED, score_rows, write_scores, write_totals
 from .truth import figure_statistics, truth_from
 
 
@@ -215,8 +215,8 @@ def submit(user: User, slug: str, question_key: str, data: dict, source: str = "
         before = state.question_score(rules, past.attempts())
         after = state.question_score(rules, [*past.attempts(), (state.Attempt(new_id, user.id, now, payload), grade)])
         if after != before:
-            write_score(user.id, question.id, after)
-            write_total(user.id, state.user_total(user.id, score_rows([user.id])[user.id]))
+            write_scores([(user.id, question.id, after)])
+            write_totals([(user.id, state.user_total(user.id, score_rows([user.id])[user.id]))])
             bump_generation()
     db.session.commit()
     return Outcome(201 if grade.status == "graded" else 202, grade.feedback, Recorded(new_id, **values))
