@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -40,8 +40,9 @@ RULES = (
 )
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One ranked row (a named tuple: a board builds a thousand of them per read)."""
+
     rank: int
     user_id: int
     display_name: str
@@ -88,13 +89,11 @@ def _query(puzzle_id: int | None, cohort_id: int | None) -> list[Entry]:
             sa.select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
     entries: list[Entry] = []
     prev_key, rank = None, 0
-    for i, row in enumerate(db.session.execute(stmt)):
-        points = float(row.points or 0)
-        key = (points, row.reached)
-        if key != prev_key:
-            rank, prev_key = i + 1, key
-        entries.append(Entry(rank, row.user_id, row.display_name, points,
-                             int(row.solved or 0), int(row.answered), row.reached))
+    for i, (user_id, name, points, reached, solved, answered) in enumerate(db.session.execute(stmt).tuples()):
+        points = float(points or 0)
+        if (points, reached) != prev_key:
+            rank, prev_key = i + 1, (points, reached)
+        entries.append(Entry(rank, user_id, name, points, int(solved or 0), int(answered), reached))
     return entries
 
 
