@@ -89,7 +89,7 @@ def _query(puzzle_id: int | None, cohort_id: int | None) -> list[Entry]:
             sa.select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
     entries: list[Entry] = []
     prev_key, rank = None, 0
-    for i, (user_id, name, points, reached, solved, answered) in enumerate(db.session.execute(stmt).tuples()):
+    for i, (user_id, name, points, reached, solved, answered) in enumerate(db.session.execute(stmt)):
         points = float(points or 0)
         if (points, reached) != prev_key:
             rank, prev_key = i + 1, (points, reached)
