@@ -33,6 +33,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_cli(app)
 
     from . import models  # noqa: F401  (register mappers)
+    from .grading.generation import init_app as init_generation
+    init_generation()
     from .sqlite import configure_sqlite
     with app.app_context():
         configure_sqlite(extensions.db.engine)

@@ -10,7 +10,7 @@ elements and style attributes, hence `style-src 'self' 'unsafe-inline'`.
 """
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -45,6 +45,12 @@ def init_app(app: Flask) -> None:
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT", 0))
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _no_nul_bytes():
+        """A NUL in a path or query argument names nothing (and PostgreSQL refuses it in text)."""
+        if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+            abort(404, "No such page.")
 
     @app.after_request
     def _headers(response):

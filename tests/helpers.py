@@ -76,10 +76,15 @@ def mean_question(key: str = "mean", **fields) -> str:
         "statistic": "fig.mean_cos", **fields})
 
 
-def challenge_mean(key: str = "mean", **fields) -> str:
-    """The mean-cosine question as a challenge: right (within 0.05) or wrong at once."""
-    return mean_question(key, **{"mode": "challenge", "grader": "abs_tol",
-                                 "grader_params": {"tolerance": 0.05}, **fields})
+def challenge_mean(key: str = "mean", figure: str = "fig", **fields) -> str:
+    """The mean-cosine question as a challenge: right (within 0.05) or wrong at once. A puzzle
+    that also has a forecast on "fig" gives its challenge another figure (a challenge may not
+    read a forecast's figure)."""
+    return mean_question(key, **{"mode": "challenge", "grader": "abs_tol", "grader_params": {"tolerance": 0.05},
+                                 "statistic": f"{figure}.mean_cos", **fields})
+
+
+TWO_FIGURES = figure_toml() + figure_toml("fig2", "Another figure")
 
 
 def choice_question(**fields) -> str:

@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from puzzle_platform.extensions import db
 from puzzle_platform.models import ApiToken, Submission
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import (CHOICE_AND_TEXT_TOML, MEAN_QUESTION_TOML, add_artifact, add_cohort, after_reveal,
+from tests.helpers import (CHOICE_AND_TEXT_TOML, MEAN_QUESTION_TOML, TWO_FIGURES, add_artifact, add_cohort, after_reveal,
                            challenge_mean, issue_token, mean_question,
                            write_puzzle)
 
@@ -32,9 +32,11 @@ def _submissions(app) -> list[Submission]:
 def live(app, puzzles_dir, sync):
     """A live puzzle with ground truth (a forecast "mean", a challenge "guess" on the same
     statistic), and a scholar's token."""
-    write_puzzle(puzzles_dir, questions=MEAN_QUESTION_TOML + challenge_mean("guess", max_attempts=3))
+    write_puzzle(puzzles_dir, figures=TWO_FIGURES,
+                 questions=MEAN_QUESTION_TOML + challenge_mean("guess", "fig2", max_attempts=3))
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": TRUTH})
+    add_artifact(app, "test-puzzle", "fig2", {"mean_cos": TRUTH})
     return issue_token(app, "ada")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from puzzle_platform.extensions import db
 from tests.services import pg_url  # noqa: F401  (fixture)
-from tests.helpers import add_artifact, challenge_mean, issue_token, mean_question, question_toml, write_puzzle
+from tests.helpers import TWO_FIGURES, add_artifact, challenge_mean, issue_token, mean_question, question_toml, write_puzzle
 
 MAX_STATEMENTS = 10
 
@@ -39,7 +39,8 @@ def counted(app):
 
 def _setup(app, puzzles_dir, sync):
     app.config["WRONG_ANSWER_WAITS"] = (0,)
-    write_puzzle(puzzles_dir, questions=challenge_mean(max_attempts=50) + mean_question("guess") + question_toml(
+    write_puzzle(puzzles_dir, figures=TWO_FIGURES, questions=challenge_mean(max_attempts=50) + mean_question(
+        "guess", statistic="fig2.mean_cos") + question_toml(
         "lit", "?", kind="numeric", mode="challenge", grader="abs_tol", grader_params={"tolerance": 0.01},
         truth=0.25, max_attempts=50))
     sync()

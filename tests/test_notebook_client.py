@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from puzzle_platform.extensions import db
 from puzzle_platform.models import ApiToken
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import (MEAN_QUESTION_TOML, add_artifact, after_reveal, challenge_mean, choice_question,
+from tests.helpers import (MEAN_QUESTION_TOML, TWO_FIGURES, add_artifact, after_reveal, challenge_mean, choice_question,
                            issue_token, question_toml, write_puzzle)
 
 CLIENT_PATH = Path(__file__).resolve().parent.parent / "client" / "mip_client.py"
@@ -30,15 +30,16 @@ QUESTIONS = (MEAN_QUESTION_TOML
              + question_toml("spread", "Predict the standard deviation, with a 90% interval.", kind="interval",
                              grader="interval", grader_params={"scale": 0.5}, statistic="fig.std_cos",
                              points=10, max_attempts=1)
-             + choice_question(points=5) + challenge_mean("guess", max_attempts=3))
+             + choice_question(points=5) + challenge_mean("guess", "fig2", max_attempts=3))
 
 
 @pytest.fixture
 def server(app, puzzles_dir, sync):
     """The app served over HTTP on 127.0.0.1 (a free port) for the duration of a test."""
-    write_puzzle(puzzles_dir, questions=QUESTIONS)
+    write_puzzle(puzzles_dir, questions=QUESTIONS, figures=TWO_FIGURES)
     sync()
     add_artifact(app, "test-puzzle", "fig", {"mean_cos": TRUTH, "std_cos": 0.2})
+    add_artifact(app, "test-puzzle", "fig2", {"mean_cos": TRUTH})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -64,6 +64,9 @@ def test_sync_is_idempotent_and_reports_changes(app, runner, puzzles_dir):
     (lambda t: t.replace("scale = 0.5", "scale = 0.5, hint = true"), "a forecast gets no feedback before the reveal"),
     (lambda t: t + '\n[[questions]]\nkey = "pick"\nprompt = "?"\nkind = "choice"\nmode = "forecast"\n'
                'grader = "choice"\nchoices = ["a", "b"]\ntruth = "a"\n', "choice questions are challenges"),
+    (lambda t: t + '\n[[questions]]\nkey = "probe"\nprompt = "?"\nkind = "numeric"\nmode = "challenge"\n'
+               'grader = "abs_tol"\ngrader_params = { tolerance = 0.01, hint = true }\nstatistic = "fig.std_cos"\n',
+     "a challenge cannot read figure 'fig', which the forecast 'mean' reads"),
 ])
 def test_invalid_file_is_refused_and_nothing_changes(app, runner, puzzles_dir, mutate, reason):
     write_puzzle(puzzles_dir, number=1, slug="good")

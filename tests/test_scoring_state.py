@@ -62,15 +62,17 @@ def _inline(table: dict) -> str:
 
 
 def _write(root: Path, d: Defs) -> None:
-    """Puzzle 1: a figure, a forecast and a challenge on its mean, a choice challenge.
+    """Puzzle 1: two figures on the same params, a forecast on one's mean and a challenge on the
+    other's (a challenge may not read a forecast's figure), a choice challenge.
     Puzzle 2: a forecast with partial credit and a challenge, both with literal truths."""
     head = "".join(f'{k} = "{iso(v)}"\n' for k, v in SCHEDULE.items())
     one = (f'title = "One"\n{head}'
            f'[[figures]]\nkey = "fig"\ntitle = "F"\nrecipe = "embedding_cosine"\nparams = {_inline(PARAMS[d.params])}\n'
+           f'[[figures]]\nkey = "gig"\ntitle = "G"\nrecipe = "embedding_cosine"\nparams = {_inline(PARAMS[d.params])}\n'
            f'[[questions]]\nkey = "f1"\nprompt = "p"\nkind = "numeric"\nmode = "forecast"\ngrader = "interval"\n'
            f'grader_params = {_inline({"scale": d.f1_scale, "pass_score": d.f1_pass})}\nstatistic = "fig.mean_cos"\n'
            f'[[questions]]\nkey = "c1"\nprompt = "p"\nkind = "numeric"\nmode = "challenge"\ngrader = "abs_tol"\n'
-           f'grader_params = {_inline({"tolerance": d.c1_tolerance})}\nstatistic = "fig.mean_cos"\nmax_attempts = 4\n'
+           f'grader_params = {_inline({"tolerance": d.c1_tolerance})}\nstatistic = "gig.mean_cos"\nmax_attempts = 4\n'
            f'[[questions]]\nkey = "c2"\nprompt = "p"\nkind = "choice"\ngrader = "choice"\n'
            f'choices = ["x", "y"]\ntruth = "y"\npoints = 5\nmax_attempts = 2\n')
     two = (f'title = "Two"\n{head}'
@@ -284,9 +286,10 @@ class ScoringMachine(RuleBasedStateMachine):
         revision = f"r{len(self.artifacts[params])}"
         with self.app.app_context():
             puzzle_id = db.session.scalar(sa.select(Puzzle.id).where(Puzzle.slug == "one"))
-            store_artifact(puzzle_id, "fig", statistics={"mean_cos": value}, figure=None,
-                           provenance={"revision": revision, "code_version": "t"}, recipe="embedding_cosine",
-                           params=self.stored_params[params])
+            for figure in ("fig", "gig"):  # the same computation for both figures
+                store_artifact(puzzle_id, figure, statistics={"mean_cos": value}, figure=None,
+                               provenance={"revision": revision, "code_version": "t"}, recipe="embedding_cosine",
+                               params=self.stored_params[params])
             db.session.commit()
         self.artifacts[params].append(value)
         self._current_truth()

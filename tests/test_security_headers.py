@@ -179,3 +179,9 @@ def test_registration_also_starts_a_fresh_session(client, auth):
     assert auth.register("bea").status_code == 302
     with client.session_transaction() as sess:
         assert "planted" not in sess and "_user_id" in sess
+
+
+def test_a_nul_byte_in_a_path_or_query_is_404_not_500(client):
+    for url in ("/puzzles/te%00st", "/api/v1/puzzles/x%00/questions/q/submissions", "/leaderboard.json?puzzle=a%00b"):
+        resp = client.get(url) if "submissions" not in url else client.post(url, json={"value": 1})
+        assert resp.status_code == 404, url

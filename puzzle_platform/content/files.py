@@ -142,6 +142,20 @@ def _check_mode(where: str, mode: str, grader: str, params: dict) -> None:
                          "forecast gets no feedback before the reveal")
 
 
+def _check_shared_figures(questions: list[QuestionSpec]) -> None:
+    """A challenge's right/wrong (and hints) would reveal a forecast's truth before the reveal
+    if they read the same figure: refused."""
+    forecasts = {q.statistic.split(".", 1)[0]: q.key for q in questions
+                 if q.mode == "forecast" and q.statistic}
+    for q in questions:
+        figure = q.statistic.split(".", 1)[0] if q.statistic else None
+        if q.mode == "challenge" and figure in forecasts:
+            raise ValueError(f"question {q.key!r}: a challenge cannot read figure {figure!r}, which the "
+                             f"forecast {forecasts[figure]!r} reads: its right/wrong answers would tell "
+                             "the forecast's truth before the reveal; give it its own figure or make it a "
+                             "forecast")
+
+
 def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
     key = _entry(raw, f"questions[{index}]", QUESTION_KEYS)
     where = f"question {key!r}"
@@ -275,6 +289,7 @@ def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, an
     questions = [_question(q, i, fig_map) for i, q in enumerate(data.get("questions") or [])]
     if len({q.key for q in questions}) != len(questions):
         raise ValueError("question keys must be unique")
+    _check_shared_figures(questions)
     if not questions:
         raise ValueError("a puzzle needs at least one question")
     return PuzzleSpec(folder, number, slug, title.strip(), summary, statement_md, answer_md,

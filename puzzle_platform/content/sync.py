@@ -141,10 +141,11 @@ def sync_puzzles(specs: list[PuzzleSpec], new_attrs: dict | None = None) -> list
             regrade += _sync_children(puzzle, spec, lines)
         db.session.flush()
         by_id = {q.id: q for q in regrade}
-        for question in sorted(by_id.values(), key=lambda q: q.id):
-            report = refresh_questions([question.id], f"question {question.key} definition changed")
-            if report.attempts:
-                lines.append(f"  regraded {report.attempts} attempt(s) of {question.key}")
+        # One refresh for all of them: users are then locked once, in order (grading/locks.py).
+        report = refresh_questions(by_id, "question definition changed")
+        for qid, question in sorted(by_id.items()):
+            if report.by_question.get(qid):
+                lines.append(f"  regraded {report.by_question[qid]} attempt(s) of {question.key}")
         if any(not line.startswith("= ") for line in lines):
             bump_generation()  # titles, schedules and questions show on boards; caches drop them
         db.session.commit()

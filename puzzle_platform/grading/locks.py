@@ -1,7 +1,9 @@
 """Locks that serialise grading against truth switches, and totals per scholar.
 
-Order, everywhere: puzzles, then questions, then users (each sorted by id), then the
-scoreboard counter, so two transactions never wait on each other in a circle.
+Order, everywhere: puzzles, then questions, then jobs, then users (each sorted by id), then
+the scoreboard counter (bumped just before commit: grading/generation.py), so two
+transactions never wait on each other in a circle. A worker storing its result locks the
+puzzle before its job row, as a sync superseding that job does.
 
 - Grading a new attempt holds its puzzle and question rows in SHARE mode (one statement,
   puzzle first: submissions.py): attempts are graded in parallel, none of them against a

@@ -34,6 +34,7 @@ class Report:
 
     attempts: int = 0   # attempts whose grade (status, score, points, correctness) changed
     relinked: int = 0   # attempts whose grade stayed but whose truth version or wording moved
+    by_question: dict[int, int] = field(default_factory=dict)  # question id -> attempts regraded
     scores: int = 0
     totals: int = 0
     lines: list[str] = field(default_factory=list)
@@ -118,8 +119,7 @@ def refresh_totals(user_ids: Iterable[int], report: Report, dry_run: bool = Fals
     ids = sorted(set(user_ids))
     if not ids:
         return
-    if not dry_run:
-        lock_users(ids)
+    lock_users(ids)
     db.session.flush()
     scores = score_rows(ids)
     by_user: dict[int, dict[int, state.ScoreRow | None]] = defaultdict(dict)
@@ -175,8 +175,7 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
     """Attempts and Score rows of these questions; returns the changed Score rows."""
     if not ids:
         return {}
-    if not dry_run:
-        lock_questions(ids)
+    lock_questions(ids)  # a dry run (grades verify) too: it must not read a half-made change
     db.session.flush()
     rules, questions = _rules(ids)
     truths = truths_for(questions.values())
@@ -234,6 +233,8 @@ class _Writes:
         graded_differently = any(want[c] != have[c] for c in ("status", "score", "points", "correct"))
         if graded_differently:
             report.attempts += 1
+            qid = stored["question_id"]
+            report.by_question[qid] = report.by_question.get(qid, 0) + 1
         else:
             report.relinked += 1
         report.lines.append(f"attempt {stored['id']}: stored {have} != derived {want}")

@@ -22,6 +22,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..grading.artifacts import store_artifact
+from ..grading.locks import lock_puzzles
 from ..models import Job
 from ..timeutil import utcnow
 from .queue import send, supersede_if_stale, worker_id
@@ -171,8 +172,13 @@ def execute_job(job_id: int, me: str | None = None) -> str:
 
 
 def _succeed(job: Job, me: str, result: dict) -> str:
-    """Mark the job succeeded and store its artifact in one transaction, only if it is ours."""
+    """Mark the job succeeded and store its artifact in one transaction, only if it is ours.
+
+    The puzzle (with its questions) is locked before the job row: a sync that supersedes this
+    job holds the puzzle and then updates the job, so this order cannot deadlock with it.
+    """
     table = Job.__table__
+    lock_puzzles([job.puzzle_id])
     res = db.session.execute(sa.update(table).where(*_owned(job.id, me)).values(
         status="succeeded", progress=100, finished_at=utcnow(), stage="done: storing the artifact"))
     if res.rowcount != 1:

@@ -222,3 +222,118 @@ def test_the_reveal_is_scored_exactly_once(app, puzzles_dir, sync):
             assert db.session.scalar(sa.select(Puzzle.scored_at)) is not None
             assert db.session.scalar(sa.select(sa.func.count()).select_from(Score)) == len(tokens)
         _verify(app)
+
+
+# --- lock order against syncs (found by review) ----------------------------------------
+
+def _challenge(key, truth, points=5):
+    return question_toml(key, "?", kind="numeric", mode="challenge", grader="abs_tol",
+                         grader_params={"tolerance": 0.01}, truth=truth, points=points)
+
+
+def _post(app, token, slug, key, value):
+    return app.test_client().post(f"/api/v1/puzzles/{slug}/questions/{key}/submissions",
+                                  json={"value": value}, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_sync_and_an_answer_elsewhere_do_not_deadlock(app, puzzles_dir, sync):
+    """A sync regrading two questions (so re-deriving two scholars' totals) stops when it
+    bumps the scoreboard counter; a scholar then answers on another puzzle. Locks must follow
+    one order (puzzles, questions, users, counter) or PostgreSQL aborts one of them."""
+    write_puzzle(puzzles_dir, number=1, slug="one", figures="",
+                 questions=_challenge("c1", 1.0) + _challenge("c2", 1.0))
+    write_puzzle(puzzles_dir, number=2, slug="two", figures="", questions=_challenge("c", 1.0))
+    sync()
+    ann, bob = issue_token(app, "ann"), issue_token(app, "bob")
+    assert _post(app, ann, "one", "c1", 1.0).status_code == 201
+    assert _post(app, bob, "one", "c2", 1.0).status_code == 201
+    # the mentor changes both truths of puzzle one: both questions regrade
+    write_puzzle(puzzles_dir, number=1, slug="one", figures="",
+                 questions=_challenge("c1", 2.0) + _challenge("c2", 2.0))
+    from puzzle_platform.content.files import load_all
+    from puzzle_platform.content.sync import sync_puzzles
+
+    reached, done, errors = threading.Event(), threading.Event(), []
+
+    def mentor_sync():
+        with pause_after(app, "UPDATE counters", done, reached, wait=3.0):
+            with app.app_context():
+                try:
+                    sync_puzzles(load_all(puzzles_dir))
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(("sync", type(exc).__name__, str(exc).splitlines()[0]))
+
+    def bob_answers_puzzle_two():
+        reached.wait(10)
+        try:
+            resp = _post(app, bob, "two", "c", 1.0)
+            if resp.status_code != 201:
+                errors.append(("submit", resp.status_code, resp.get_data(as_text=True)[:200]))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(("submit", type(exc).__name__, str(exc).splitlines()[0]))
+        done.set()
+
+    threads = [threading.Thread(target=mentor_sync), threading.Thread(target=bob_answers_puzzle_two)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert reached.is_set()
+    assert errors == []
+
+
+def test_a_job_finishing_while_a_sync_changes_its_figure_does_not_deadlock(app, puzzles_dir, sync):
+    """A worker records its success while a sync changes the figure's params and supersedes
+    unfinished jobs: both lock the puzzle before the job row, so the sync waits; the stored
+    artifact was computed for the old params and does not become the truth."""
+    from puzzle_platform.content.files import load_all
+    from puzzle_platform.content.sync import sync_puzzles
+    from puzzle_platform.jobs.runner import _succeed
+    from puzzle_platform.models import Figure, Job, Puzzle
+    from tests.helpers import figure_toml, mean_question
+
+    write_puzzle(puzzles_dir, slug="p", figures=figure_toml(), questions=mean_question())
+    sync()
+    with app.app_context():
+        pid = db.session.scalar(sa.select(Puzzle.id))
+        fig = db.session.scalar(sa.select(Figure))
+        job = Job(kind="figure", puzzle_id=pid, figure_key="fig", status="running", worker="me",
+                  params={"recipe": fig.recipe, "params": dict(fig.params)}, stage="x", max_attempts=3,
+                  attempts=1)
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
+    # the mentor changes the figure's params meanwhile
+    write_puzzle(puzzles_dir, slug="p", figures=figure_toml(model="tiny", weights="raw", bins=50),
+                 questions=mean_question())
+    reached, done, errors, results = threading.Event(), threading.Event(), [], []
+
+    def worker_finishes():
+        with pause_after(app, "UPDATE jobs", done, reached, wait=3.0):
+            with app.app_context():
+                job = db.session.get(Job, job_id)
+                try:
+                    results.append(_succeed(job, "me", {"statistics": {"mean_cos": 0.5}, "figure": None,
+                                                        "provenance": {"revision": "r", "code_version": "c"}}))
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(("worker", type(exc).__name__, str(exc).splitlines()[0]))
+
+    def mentor_sync():
+        reached.wait(10)
+        with app.app_context():
+            try:
+                sync_puzzles(load_all(puzzles_dir))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(("sync", type(exc).__name__, str(exc).splitlines()[0]))
+        done.set()
+
+    threads = [threading.Thread(target=worker_finishes), threading.Thread(target=mentor_sync)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert reached.is_set()
+    assert errors == [] and results == ["succeeded"]  # the worker held the puzzle first
+    with app.app_context():  # ... and its artifact, for the old params, is not the new truth
+        from puzzle_platform.grading.truth import current_artifact
+        assert current_artifact(pid, "fig") is None
