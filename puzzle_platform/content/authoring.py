@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..grading.generation import bump_generation
+from ..grading.generation import SCHEDULE, SCOREBOARD, bump_generation
 from ..grading.locks import lock_puzzles
 from ..grading.refresh import refresh_puzzles
 from ..models import Puzzle, User
@@ -213,7 +213,7 @@ def set_published(puzzle: Puzzle, published: bool) -> None:
     db.session.refresh(puzzle)
     puzzle.published = published
     refresh_puzzles([puzzle.id], "puzzle published" if published else "puzzle unpublished")
-    bump_generation()  # the boards' list of puzzles and the reveal schedule changed
+    bump_generation(SCOREBOARD, SCHEDULE)  # the boards' puzzles and the reveal schedule changed
     db.session.commit()
 
 

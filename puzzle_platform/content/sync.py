@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..grading.generation import bump_generation
+from ..grading.generation import SCHEDULE, SCOREBOARD, bump_generation
 from ..grading.locks import lock_puzzles
 from ..grading.refresh import refresh_questions
 from ..grading.truth import params_key
@@ -147,7 +147,7 @@ def sync_puzzles(specs: list[PuzzleSpec], new_attrs: dict | None = None) -> list
             if report.by_question.get(qid):
                 lines.append(f"  regraded {report.by_question[qid]} attempt(s) of {question.key}")
         if any(not line.startswith("= ") for line in lines):
-            bump_generation()  # titles, schedules and questions show on boards; caches drop them
+            bump_generation(SCOREBOARD, SCHEDULE)  # titles, schedules, questions: caches drop them
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -1,5 +1,15 @@
-"""The scoreboard generation: a counter bumped whenever a board could change, so that every
-process drops its cached boards (grading/leaderboard.py) at once."""
+"""Generation counters that let every process drop what it cached, at once.
+
+- "scoreboard": bumped whenever a board could change (a Score, a total, a puzzle's title or
+  publication); grading/leaderboard.py caches boards per generation.
+- "schedule": bumped whenever a reveal time or a publication changes; grading/reveal.py
+  remembers the next reveal per schedule generation, so reads cost no query until then.
+
+A bump marks the transaction; the counter is updated by one UPDATE just before it commits
+(`_bump_before_commit`), so it commits or rolls back with the change, concurrent bumps each add
+one, and a counter's row lock is always the last lock a transaction takes (the order in
+grading/locks.py).
+"""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -7,31 +17,33 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Counter
 
-NAME = "scoreboard"
+SCOREBOARD, SCHEDULE = "scoreboard", "schedule"
+FLAG = "bump_generations"
+
+
+def generations() -> dict[str, int]:
+    """Both counters in one query (0 for a counter never bumped)."""
+    rows = dict(db.session.execute(sa.select(Counter.name, Counter.value)
+                                   .where(Counter.name.in_((SCOREBOARD, SCHEDULE)))).all())
+    return {SCOREBOARD: int(rows.get(SCOREBOARD, 0)), SCHEDULE: int(rows.get(SCHEDULE, 0))}
 
 
 def generation() -> int:
-    return int(db.session.scalar(sa.select(Counter.value).where(Counter.name == NAME)) or 0)
+    return generations()[SCOREBOARD]
 
 
-FLAG = "bump_scoreboard_generation"
-
-
-def bump_generation() -> None:
-    """Mark this transaction as changing a board: the counter is bumped by one UPDATE just
-    before it commits (see `_bump_before_commit`), so it commits or rolls back with the change,
-    concurrent bumps each add one, and the counter's row lock is always the last lock a
-    transaction takes (grading/locks.py's order). Called only when a Score or a total changed."""
-    db.session.info[FLAG] = True
+def bump_generation(*names: str) -> None:
+    """Mark this transaction as changing what the named counters guard (default: the
+    scoreboard). Called only when something they guard changed."""
+    db.session.info.setdefault(FLAG, set()).update(names or (SCOREBOARD,))
 
 
 def _bump_before_commit(session) -> None:
-    if not session.info.pop(FLAG, False):
-        return
     table = Counter.__table__
-    res = session.execute(sa.update(table).where(table.c.name == NAME).values(value=table.c.value + 1))
-    if res.rowcount == 0:  # a database whose counter row was deleted by hand
-        session.execute(sa.insert(table).values(name=NAME, value=1))
+    for name in sorted(session.info.pop(FLAG, ())):
+        res = session.execute(sa.update(table).where(table.c.name == name).values(value=table.c.value + 1))
+        if res.rowcount == 0:  # never bumped before (or deleted by hand)
+            session.execute(sa.insert(table).values(name=name, value=1))
 
 
 def _forget(session, *args) -> None:

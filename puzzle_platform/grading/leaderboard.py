@@ -21,7 +21,7 @@ from flask import abort
 from ..extensions import db
 from ..models import Cohort, CohortMember, Puzzle, Score, Setting, User, UserTotal
 from ..timeutil import iso
-from .generation import generation
+from .generation import SCHEDULE, SCOREBOARD, generation, generations
 from .reveal import score_due_on_read
 
 CACHE_SECONDS = 60.0
@@ -104,8 +104,9 @@ def standings(puzzle_id: int | None = None, cohort_id: int | None = None) -> lis
     that costs no query.
     """
     key = (db.engine.url.render_as_string(), puzzle_id, cohort_id)
-    gen = generation()
-    if score_due_on_read(gen):
+    gens = generations()
+    gen = gens[SCOREBOARD]
+    if score_due_on_read(gens[SCHEDULE]):
         gen = generation()
     now = time.monotonic()
     with _lock:

@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Puzzle
 from ..timeutil import utcnow
-from .generation import generation
+from .generation import SCHEDULE, generations
 from .refresh import refresh_puzzles
 
-# engine URL -> (scoreboard generation, the next reveal still to score or None): lets a read
-# skip the query while nothing can be due. Anything that moves a schedule or publishes bumps
-# the generation, which drops this.
+# engine URL -> (schedule generation, the next reveal still to score or None): lets a read
+# skip the query while nothing can be due. Anything that moves a reveal or publishes bumps the
+# schedule generation, which drops this.
 _next_reveal: dict[str, tuple[int, datetime | None]] = {}
 
 
@@ -57,17 +57,18 @@ def ensure_scored(puzzle: Puzzle) -> None:
         db.session.refresh(puzzle)
 
 
-def score_due_on_read(gen: int | None = None) -> list[int]:
-    """score_due() for readers (boards): no query while the next reveal is still ahead."""
+def score_due_on_read(schedule: int | None = None) -> list[int]:
+    """score_due() for readers (boards): no query while the next reveal is still ahead.
+    `schedule` is the schedule generation if the caller has read it already."""
     now = utcnow()
     key = db.engine.url.render_as_string()
-    gen = generation() if gen is None else gen
+    schedule = generations()[SCHEDULE] if schedule is None else schedule
     known = _next_reveal.get(key)
-    if known is not None and known[0] == gen and (known[1] is None or now < known[1]):
+    if known is not None and known[0] == schedule and (known[1] is None or now < known[1]):
         return []
     scored = score_due(now)
     table = Puzzle.__table__
     upcoming = db.session.scalar(sa.select(sa.func.min(table.c.reveal_at)).where(
         table.c.published.is_(True), table.c.scored_at.is_(None)))
-    _next_reveal[key] = (generation(), upcoming)
+    _next_reveal[key] = (schedule, upcoming)
     return scored
