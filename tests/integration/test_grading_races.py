@@ -274,10 +274,7 @@ def test_a_sync_and_an_answer_elsewhere_do_not_deadlock(app, puzzles_dir, sync):
         done.set()
 
     threads = [threading.Thread(target=mentor_sync), threading.Thread(target=bob_answers_puzzle_two)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _run(threads)
     assert reached.is_set()
     assert errors == []
 
@@ -328,10 +325,7 @@ def test_a_job_finishing_while_a_sync_changes_its_figure_does_not_deadlock(app, 
         done.set()
 
     threads = [threading.Thread(target=worker_finishes), threading.Thread(target=mentor_sync)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _run(threads)
     assert reached.is_set()
     assert errors == [] and results == ["succeeded"]  # the worker held the puzzle first
     with app.app_context():  # ... and its artifact, for the old params, is not the new truth
