@@ -6,9 +6,9 @@ from .puzzle import Figure, Puzzle, Question
 from .ratelimit import RateCounter
 from .site import Counter, Setting
 from .submission import GradeChange, Score, Submission, UserTotal
-from .user import ApiToken, Cohort, CohortMember, User
+from .user import ApiToken, Cohort, CohortMember, User, UserSession
 
 __all__ = [
     "ApiToken", "Artifact", "Cohort", "Counter", "CohortMember", "Figure", "GradeChange", "Job",
-    "Post", "Puzzle", "Question", "RateCounter", "Score", "Setting", "Submission", "User", "UserTotal",
+    "Post", "Puzzle", "Question", "RateCounter", "Score", "Setting", "Submission", "User", "UserSession", "UserTotal",
 ]
