@@ -5,9 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, Length, Regexp, ValidationError, DataRequired
 
-from .passwords import is_common_password
-
-MIN_PASSWORD = 10
+from .passwords import MAX_PASSWORD, password_problem
 
 
 class LoginForm(FlaskForm):
@@ -26,13 +24,16 @@ class RegisterForm(FlaskForm):
         DataRequired(), Length(max=254),
         Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address.")])
     password = PasswordField("Password", validators=[
-        DataRequired(), Length(min=MIN_PASSWORD, max=1024,
-                               message=f"At least {MIN_PASSWORD} characters.")])
+        DataRequired(), Length(max=MAX_PASSWORD)])
     confirm = PasswordField("Repeat password", validators=[
         DataRequired(), EqualTo("password", message="The passwords differ.")])
 
     def validate_password(self, field) -> None:
-        if self.username.data and field.data and self.username.data.lower() in field.data.lower():
-            raise ValidationError("The password must not contain the username.")
-        if field.data and is_common_password(field.data):
-            raise ValidationError("That password is one of the most common ones; choose another.")
+        validate_new_password(field.data, [self.username.data or "", self.email.data or ""])
+
+
+def validate_new_password(password: str | None, user_inputs: list[str]) -> None:
+    """The one password rule for forms (see passwords.password_problem)."""
+    problem = password_problem(password or "", user_inputs)
+    if problem:
+        raise ValidationError(problem)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from ..extensions import db
-from ..access.forms import MIN_PASSWORD
+from ..access.passwords import MIN_PASSWORD, password_problem
 from ..models import ApiToken, User
 from ..models.user import ROLES
 
@@ -32,8 +32,9 @@ def _fail(message: str) -> None:
 @with_appcontext
 def create(username: str, email: str, role: str, display_name: str | None, password: str) -> None:
     """Create a user with a role (scholar, mentor or admin)."""
-    if len(password) < MIN_PASSWORD:
-        _fail(f"password must have at least {MIN_PASSWORD} characters")
+    problem = password_problem(password, [username, email])
+    if problem:
+        _fail(f"password refused: {problem}")
     clash = db.session.scalar(sa.select(User).where(
         sa.or_(sa.func.lower(User.username) == username.lower(), User.email == email.lower())))
     if clash is not None:
