@@ -22,7 +22,7 @@ def test_users_bad_input_one_line_nonzero(runner):
     r = runner.invoke(args=["users", "create", "x1", "--email", "x@e.org", "--role", "king", "--password", "p" * 12])
     assert r.exit_code != 0 and "king" in r.output
     r = runner.invoke(args=["users", "create", "x1", "--email", "x@e.org", "--password", "short"])
-    assert r.exit_code != 0 and "at least 10" in r.output
+    assert r.exit_code != 0 and "At least 10" in r.output
     assert runner.invoke(args=["users", "token", "ghost"]).exit_code != 0
 
 
