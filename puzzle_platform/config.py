@@ -148,9 +148,14 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # JSON lines for a log collector in production.
         "LOG_FORMAT": log_format(env),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
-        "LOGIN_FAILURES_PER_USER": int(env.get("LOGIN_FAILURES_PER_USER", "5")),
-        "LOGIN_FAILURES_PER_IP": int(env.get("LOGIN_FAILURES_PER_IP", "20")),
-        "LOGIN_FAILURE_WINDOW": int(env.get("LOGIN_FAILURE_WINDOW", "900")),
+        # Login throttle (access/login_throttle.py): attempts per account and client address
+        # (or known browser) per window; past the per-account ceiling, unknown browsers wait
+        # delays that double up to LOGIN_MAX_DELAY seconds. Registrations per address per hour.
+        "LOGIN_FAILURES_PER_ACCOUNT_ADDRESS": _positive(env, "LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", 5),
+        "LOGIN_FAILURES_PER_ACCOUNT": _positive(env, "LOGIN_FAILURES_PER_ACCOUNT", 20),
+        "LOGIN_FAILURE_WINDOW": _positive(env, "LOGIN_FAILURE_WINDOW", 900),
+        "LOGIN_MAX_DELAY": _positive(env, "LOGIN_MAX_DELAY", 300),
+        "REGISTRATIONS_PER_ADDRESS": _positive(env, "REGISTRATIONS_PER_ADDRESS", 5),
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         "HSTS_SECONDS": int(env.get("HSTS_SECONDS", "31536000")),
     }

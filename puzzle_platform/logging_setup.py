@@ -109,6 +109,12 @@ def configure_logging(app: Flask) -> None:
                            "use PostgreSQL (DATABASE_URL=postgresql+psycopg://...)")
 
 
+def _printable(text: str) -> str:
+    """`text` with control characters escaped, so that a request path holding CR/LF cannot
+    write a forged line into a text log (JSON lines escape them already)."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _request_id() -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
     return given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
@@ -141,6 +147,6 @@ def init_app(app: Flask) -> None:
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
         fields = {"method": request.method, "path": request.path, "status": response.status_code,
                   "duration_ms": duration_ms, "user_id": _user_id(), "request_id": request_id}
-        log.info("%s %s %s %sms user=%s", request.method, request.path, response.status_code,
+        log.info("%s %s %s %sms user=%s", _printable(request.method), _printable(request.path), response.status_code,
                  duration_ms, fields["user_id"] or "-", extra=fields)
         return response

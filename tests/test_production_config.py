@@ -36,7 +36,8 @@ def test_embedded_default_is_not_production(tmp_path, monkeypatch):
     monkeypatch.delenv("LOG_FORMAT", raising=False)
     cfg = load_config(str(tmp_path), {"SECRET_KEY": "s"})
     assert cfg["SESSION_COOKIE_SECURE"] is False and cfg["LOG_FORMAT"] == "text"
-    assert (cfg["LOGIN_FAILURES_PER_USER"], cfg["LOGIN_FAILURES_PER_IP"], cfg["LOGIN_FAILURE_WINDOW"]) == (5, 20, 900)
+    assert (cfg["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"], cfg["LOGIN_FAILURES_PER_ACCOUNT"],
+            cfg["LOGIN_FAILURE_WINDOW"], cfg["REGISTRATIONS_PER_ADDRESS"]) == (5, 20, 900, 5)
     assert cfg["TRUSTED_PROXY_COUNT"] == 0
 
 
@@ -149,6 +150,15 @@ def test_text_logs_in_the_embedded_default(tmp_path, template_db, capsys):
     app.test_client().get("/healthz")
     err = capsys.readouterr().err
     assert re.search(r"INFO puzzle_platform\.request: GET /healthz 200 [\d.]+ms user=-", err)
+
+
+def test_a_path_with_cr_lf_cannot_forge_a_text_log_line(tmp_path, template_db, capsys):
+    app = make_app(tmp_path, template_db, LOG_FORMAT="text")
+    capsys.readouterr()
+    app.test_client().get("/nothing%0d%0a2026-01-01 00:00:00,000 INFO puzzle_platform.request: POST /admin 200")
+    lines = [line for line in capsys.readouterr().err.splitlines() if "puzzle_platform.request" in line]
+    assert len(lines) == 1, lines  # one request, one line
+    assert lines[0].split(" INFO ")[0] != "2026-01-01 00:00:00,000" and "\\r\\n" in lines[0]
 
 
 # ---- gunicorn ---------------------------------------------------------------------------

@@ -166,3 +166,12 @@ def test_choice_and_text_questions(app, client, puzzles_dir, sync, auth):
     with app.app_context():
         graded = db.session.scalars(sa.select(Submission).where(Submission.status == "graded")).all()
         assert sorted(s.correct for s in graded) == [True, True]
+
+
+def test_a_rejected_attempt_stores_a_bounded_copy(live, client):
+    huge = "9" * 1000
+    r = _post(client, value=huge + "x", lower=huge, upper=huge, junk=huge)
+    assert r.status_code == 400
+    [(status, _, payload)] = _log(live)
+    assert status == "rejected"
+    assert set(payload) <= {"value", "lower", "upper"} and sum(len(v) for v in payload.values()) <= 600

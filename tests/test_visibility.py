@@ -66,3 +66,20 @@ def test_other_scholars_attempts_are_private(app, client, auth, puzzles_dir, syn
     auth.logout()
     auth.register("bob")
     assert "0.4242" not in client.get("/puzzles/test-puzzle").get_data(as_text=True)
+
+
+def test_unpublished_drafts_show_nowhere_to_non_mentors(app, client, auth, puzzles_dir, sync):
+    write_puzzle(puzzles_dir, state="upcoming", title="Draft Title", number=77)
+    sync()
+    auth.create_user("mentor1", role="mentor")
+    auth.login("mentor1")
+    r = client.post("/mentor/puzzles/test-puzzle/unpublish", data={"csrf_token": csrf_token(client, "/")})
+    assert r.status_code == 303
+    assert "Puzzle 77" in client.get("/").get_data(as_text=True)  # mentors see their drafts
+    auth.logout()
+    for who in (None, "sam"):
+        if who:
+            auth.register(who)
+        pages = _pages(client) + client.get("/api/v1/openapi.json").get_data(as_text=True)
+        assert "Puzzle 77" not in pages and "Draft Title" not in pages and '"number": 77' not in pages
+        assert client.get("/puzzles/test-puzzle").status_code == 404

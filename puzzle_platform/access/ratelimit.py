@@ -19,7 +19,8 @@ from ..models import RateCounter
 from ..timeutil import utcnow
 
 
-def _window(now: datetime, seconds: int) -> datetime:
+def window_start(now: datetime, seconds: int) -> datetime:
+    """The start of the fixed window of `seconds` that holds `now`."""
     epoch = int(now.timestamp()) // seconds * seconds
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
@@ -51,7 +52,7 @@ def hit_many(limits: Sequence[tuple[str, int]], per_seconds: int, now: datetime 
     seconds until the window resets. `commit` ends the transaction here (for requests that
     write nothing else)."""
     now = now or utcnow()
-    start = _window(now, per_seconds)
+    start = window_start(now, per_seconds)
     counts = dict(db.session.execute(_upsert(), [{"k": key, "w": start} for key, _ in limits]).all())
     if commit:
         db.session.commit()
@@ -66,15 +67,10 @@ def hit(key: str, limit: int, per_seconds: int, now: datetime | None = None) -> 
     return hit_many([(key, limit)], per_seconds, now, commit=True)
 
 
-def peek(key: str, limit: int, per_seconds: int, now: datetime | None = None) -> int | None:
-    """Like hit() without counting: is `key` over its limit right now?"""
-    now = now or utcnow()
-    start = _window(now, per_seconds)
-    table = RateCounter.__table__
-    count = db.session.scalar(sa.select(table.c.count).where(table.c.key == key, table.c.window_start == start))
-    if count is not None and count >= limit:
-        return max(1, math.ceil((start + timedelta(seconds=per_seconds) - now).total_seconds()))
-    return None
+def forget(key: str, per_seconds: int, now: datetime | None = None) -> None:
+    """Drop `key`'s count in the current window (joins the caller's transaction)."""
+    t = RateCounter.__table__
+    db.session.execute(sa.delete(t).where(t.c.key == key, t.c.window_start == window_start(now or utcnow(), per_seconds)))
 
 
 def prune(older_than_seconds: int = 86400) -> int:

@@ -2,25 +2,28 @@
 from __future__ import annotations
 
 from functools import cache
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from urllib.parse import urlsplit
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..access.forms import LoginForm, RegisterForm
+from ..access.login_throttle import (login_succeeded, open_gate, registration_wait, remember_device,
+                                     throttled_message)
 from ..errors import error_response
 from ..extensions import db
-from ..access.forms import LoginForm, RegisterForm
 from ..models import User
-from ..access.login_throttle import login_blocked, record_login_failure, throttled_message
 
 bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative redirects after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only same-site relative paths after login: no open redirect (`//host`, `/\\host`,
+    control characters that browsers strip), else the puzzle list."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and target.isprintable() and not urlsplit(target).netloc):
         return target
     return url_for("puzzles.index")
 
@@ -32,12 +35,17 @@ def register():
         return redirect(url_for("puzzles.index"))
     form = RegisterForm()
     if form.validate_on_submit():
+        wait = registration_wait()  # per client address: no account farms, slow email probing
+        if wait is not None:
+            return error_response(429, f"Too many registrations from your address; try again in "
+                                       f"{-(-wait // 60)} minutes.", {"Retry-After": str(wait)})
         username = form.username.data.strip()
         email = form.email.data.strip().lower()
         clash = db.session.scalar(sa.select(User).where(
             sa.or_(sa.func.lower(User.username) == username.lower(), User.email == email)))
         if clash is not None:
-            form.username.errors.append("That username or email is already registered.")
+            # One answer whichever of the two is taken (see README, Security).
+            form.username.errors.append("That username or email cannot be used; choose others.")
         else:
             user = User(username=username, email=email, display_name=form.display_name.data.strip(),
                         role="scholar")
@@ -68,18 +76,17 @@ def _dummy_hash() -> str:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        name = form.username.data.strip()
-        wait = login_blocked(name)  # before the password check: a blocked guess tells nothing
-        if wait is not None:
-            return error_response(429, throttled_message(wait), {"Retry-After": str(wait)})
-        user = db.session.scalar(sa.select(User).where(
-            sa.or_(sa.func.lower(User.username) == name.lower(), User.email == name.lower())))
+        gate = open_gate(form.username.data)  # counted and committed before the password check
+        if gate.wait is not None:
+            return error_response(429, throttled_message(gate.wait), {"Retry-After": str(gate.wait)})
+        user = gate.user
         if user is not None and user.check_password(form.password.data):
+            login_succeeded(gate)
             _start_session(user)
-            return redirect(_safe_next(request.args.get("next")))
+            db.session.commit()
+            return remember_device(redirect(_safe_next(request.args.get("next"))), user)
         if user is None:  # hash anyway, so the response time does not tell that no such user exists
             check_password_hash(_dummy_hash(), form.password.data)
-        record_login_failure(name)
         form.password.errors.append("Wrong username or password.")
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status

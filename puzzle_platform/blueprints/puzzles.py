@@ -18,8 +18,13 @@ bp = Blueprint("puzzles", __name__)
 
 @bp.get("/")
 def index():
-    puzzles = db.session.scalars(sa.select(Puzzle).order_by(Puzzle.number.desc())).all()
-    return render_template("index.html", puzzles=puzzles, mentor=viewer_is_mentor())
+    """Every puzzle for mentors; for everyone else the published ones (released, or announced
+    with their release date): an unpublished draft shows nowhere, not even its number."""
+    mentor = viewer_is_mentor()
+    query = sa.select(Puzzle).order_by(Puzzle.number.desc())
+    if not mentor:
+        query = query.where(Puzzle.published.is_(True))
+    return render_template("index.html", puzzles=db.session.scalars(query).all(), mentor=mentor)
 
 
 def _render(puzzle: Puzzle, errors: dict[str, str] | None = None, form: dict | None = None, status: int = 200):

@@ -68,10 +68,15 @@ def parse_answer(question: Question, data: Mapping[str, object]) -> dict:
     return {"text": text.strip()}
 
 
+MAX_LOGGED = 200  # characters kept of a rejected attempt's fields other than a text answer
+
+
 def sanitize_payload_for_log(data: Mapping[str, object]) -> dict:
-    """Keep what a rejected attempt sent (bounded) so that nothing submitted is lost."""
+    """Keep what a rejected attempt sent so that nothing submitted is lost, bounded: the
+    answer fields only, a text answer up to the length an answer may have, the others (a
+    number, an option) to MAX_LOGGED characters, which no valid value comes near."""
     keep = {}
     for key in ("value", "lower", "upper", "choice", "text", "question"):
         if key in data and data[key] is not None:
-            keep[key] = str(data[key])[:MAX_TEXT]
+            keep[key] = str(data[key])[:MAX_TEXT if key == "text" else MAX_LOGGED]
     return keep

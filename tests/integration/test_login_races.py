@@ -1,0 +1,68 @@
+"""The login gate under parallel requests on real PostgreSQL: N wrong passwords sent at once
+to one account from one address run at most the limit's number of password checks, and a
+crowd of addresses over the account's ceiling gets one check per delay, not one each."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from freezegun import freeze_time
+
+from puzzle_platform.models import User
+from puzzle_platform.timeutil import utcnow
+from tests.helpers import csrf_token
+
+pytestmark = pytest.mark.services
+
+
+def _counting_checks(monkeypatch) -> list[str]:
+    checks, lock = [], threading.Lock()
+    original = User.check_password
+
+    def counting(self, password):
+        with lock:
+            checks.append(password)
+        return original(self, password)
+
+    monkeypatch.setattr(User, "check_password", counting)
+    return checks
+
+
+def _storm(app, n: int, address_of) -> list[int]:
+    statuses, lock, barrier = [], threading.Lock(), threading.Barrier(n)
+
+    def attempt(i: int) -> None:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address_of(i)
+        token = csrf_token(client)
+        barrier.wait()
+        r = client.post("/login", data={"csrf_token": token, "username": "ada", "password": "wrong password!"})
+        with lock:
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+        assert not t.is_alive()
+    return statuses
+
+
+def test_thirty_parallel_guesses_from_one_address_run_five_checks(app, auth, monkeypatch):
+    auth.create_user("ada")
+    checks = _counting_checks(monkeypatch)
+    statuses = _storm(app, 30, lambda i: "203.0.113.1")
+    assert len(checks) == 5
+    assert sorted(statuses) == [400] * 5 + [429] * 25
+
+
+def test_parallel_guesses_from_many_addresses_stop_at_the_ceiling(app, auth, monkeypatch):
+    auth.create_user("ada")
+    app.config.update(LOGIN_FAILURES_PER_ACCOUNT=10, LOGIN_MAX_DELAY=300)
+    checks = _counting_checks(monkeypatch)
+    with freeze_time(utcnow().replace(minute=0, second=1, microsecond=0)):  # one window, no delay passes
+        statuses = _storm(app, 30, lambda i: f"203.0.113.{i}")
+    # ten under the ceiling, then the eleventh (its delay not started yet), then nothing
+    assert len(checks) == 11
+    assert sorted(statuses) == [400] * 11 + [429] * 19
