@@ -175,3 +175,58 @@ def test_a_rejected_attempt_stores_a_bounded_copy(live, client):
     [(status, _, payload)] = _log(live)
     assert status == "rejected"
     assert set(payload) <= {"value", "lower", "upper"} and sum(len(v) for v in payload.values()) <= 600
+
+
+@pytest.fixture
+def roomy(app, puzzles_dir, sync, auth):
+    """A live forecast that takes many revisions: only the rate limit stops them."""
+    write_puzzle(puzzles_dir, questions=mean_question(max_attempts=50))
+    sync()
+    auth.register("sam")
+    return app
+
+
+def test_web_and_api_answers_share_the_per_user_limit(roomy, client):
+    from tests.helpers import issue_token
+
+    live = roomy
+    live.config["SUBMISSIONS_PER_MINUTE"] = 3
+    token = issue_token(live, "sam")
+    with freeze_time(utcnow().replace(second=1, microsecond=0) + timedelta(minutes=1)):
+        assert _post(client, value="0.1").status_code == 303
+        api = client.post("/api/v1/puzzles/test-puzzle/questions/mean/submissions", json={"value": 0.2},
+                          headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 202
+        assert _post(client, value="0.3").status_code == 303
+        r = _post(client, value="0.4")
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
+        assert "Too many submissions" in r.get_data(as_text=True)
+    assert [p["value"] for _, _, p in _log(live)] == [0.1, 0.2, 0.3]
+
+
+def test_parallel_web_answers_stop_at_the_limit(roomy):
+    import threading
+
+    live = roomy
+    live.config["SUBMISSIONS_PER_MINUTE"] = 4
+    clients = []
+    for _ in range(10):
+        c = live.test_client()
+        c.post("/login", data={"csrf_token": csrf_token(c), "username": "sam", "password": "correct horse battery"})
+        clients.append((c, csrf_token(c, "/login")))
+    statuses, lock, barrier = [], threading.Lock(), threading.Barrier(10)
+
+    def answer(c, token):
+        barrier.wait()
+        r = c.post("/puzzles/test-puzzle/questions/mean", data={"csrf_token": token, "value": "0.5"})
+        with lock:
+            statuses.append(r.status_code)
+
+    with freeze_time(utcnow().replace(second=1, microsecond=0) + timedelta(minutes=1)):
+        threads = [threading.Thread(target=answer, args=pair) for pair in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert sorted(statuses) == [303] * 4 + [429] * 6
+    assert len(_log(live)) == 4
