@@ -25,7 +25,7 @@ def _unauthorized():
     abort(401, "Log in first.")
 
 
-def _require(view, allowed: Callable[[User], bool], refusal: str):
+def _require(view: Callable, allowed: Callable[[User], bool], refusal: str) -> Callable:
     """Wrap `view`: anonymous 401, a user for whom `allowed` is false 403 with `refusal`."""
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -37,11 +37,11 @@ def _require(view, allowed: Callable[[User], bool], refusal: str):
     return wrapped
 
 
-def mentor_required(view):
+def mentor_required(view: Callable) -> Callable:
     """Only mentors and admins; anonymous users get 401, scholars 403."""
     return _require(view, lambda user: user.is_mentor, "Mentors only.")
 
 
-def admin_required(view):
+def admin_required(view: Callable) -> Callable:
     """Only admins; anonymous users get 401, scholars and mentors 403."""
     return _require(view, lambda user: user.is_admin, "Admins only.")
