@@ -113,7 +113,7 @@ def test_mentors_are_not_ranked_and_page_shows_rules(app, client, auth, puzzles_
     assert "reached its current value" in page  # the tie rule is written on the page
 
 
-def test_private_leaderboard_and_csv_for_mentors(app, client, auth, puzzles_dir, sync):
+def test_private_leaderboard_by_admins_and_csv_for_mentors(app, client, auth, puzzles_dir, sync):
     _setup(app, auth, puzzles_dir, sync, users=("ann",))
     _submit(client, auth, "ann", "0.5")
     clock = after_reveal()
@@ -127,6 +127,11 @@ def test_private_leaderboard_and_csv_for_mentors(app, client, auth, puzzles_dir,
     auth.login("mentor1")
     csv = client.get("/leaderboard.csv")
     assert csv.status_code == 200 and "ann@example.org" in csv.get_data(as_text=True)
+    # The site-wide setting is an admin's.
+    assert client.post("/leaderboard/visibility", data={"csrf_token": csrf_token(client), "public": "0"}).status_code == 403
+    auth.logout()
+    auth.create_user("admin1", role="admin")
+    auth.login("admin1")
     r = client.post("/leaderboard/visibility", data={"csrf_token": csrf_token(client), "public": "0"})
     assert r.status_code == 303
     auth.logout()

@@ -1,6 +1,11 @@
-"""Who is asking: Flask-Login session users, role checks for routes."""
+"""Who is asking: Flask-Login session users, role checks for routes.
+
+Roles are ordered scholar < mentor < admin: a route for mentors admits admins, a route for
+admins admits nobody else. Anonymous visitors get 401 everywhere a role is required.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from flask import abort
@@ -20,13 +25,23 @@ def _unauthorized():
     abort(401, "Log in first.")
 
 
-def mentor_required(view):
-    """Only mentors and admins; anonymous users get 401, scholars 403."""
+def _require(view: Callable, allowed: Callable[[User], bool], refusal: str) -> Callable:
+    """Wrap `view`: anonymous 401, a user for whom `allowed` is false 403 with `refusal`."""
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             abort(401, "Log in first.")
-        if not current_user.is_mentor:
-            abort(403, "Mentors only.")
+        if not allowed(current_user):
+            abort(403, refusal)
         return view(*args, **kwargs)
     return wrapped
+
+
+def mentor_required(view: Callable) -> Callable:
+    """Only mentors and admins; anonymous users get 401, scholars 403."""
+    return _require(view, lambda user: user.is_mentor, "Mentors only.")
+
+
+def admin_required(view: Callable) -> Callable:
+    """Only admins; anonymous users get 401, scholars and mentors 403."""
+    return _require(view, lambda user: user.is_admin, "Admins only.")

@@ -1,19 +1,19 @@
-"""Leaderboards as a page, JSON and (for mentors) CSV; mentors set public or private."""
+"""Leaderboards as a page, JSON and (for mentors) CSV; admins set the site board public or private."""
 from __future__ import annotations
 
 import csv
 import io
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..access.visibility import viewer_is_mentor
-from ..access.roles import mentor_required
+from ..access.roles import admin_required, mentor_required
 from ..extensions import db
 from ..grading.overrides import _cell as spreadsheet_safe
-from ..grading.leaderboard import RULES, Entry, board_json, board_scope, is_public, standings
-from ..models import Cohort, Puzzle, Setting
+from ..grading.leaderboard import RULES, Entry, board_json, board_scope, is_public, set_public, standings
+from ..models import Cohort, Puzzle
 from ..timeutil import iso
 
 bp = Blueprint("leaderboard", __name__)
@@ -44,6 +44,7 @@ def show():
         "leaderboard.html", puzzle=puzzle, cohort=cohort, entries=entries[start:start + PAGE_SIZE],
         total=len(entries), page=page, pages=max(1, -(-len(entries) // PAGE_SIZE)), mine=mine,
         rules=RULES, public=is_public(), mentor=viewer_is_mentor(),
+        admin=current_user.is_authenticated and current_user.is_admin,
         puzzles=[p for p in puzzles if p.is_released() or viewer_is_mentor()],
     )
 
@@ -72,10 +73,12 @@ def as_csv():
 
 
 @bp.post("/leaderboard/visibility")
-@mentor_required
+@admin_required
 def set_visibility():
-    public = request.form.get("public") == "1"
-    Setting.put("leaderboard_public", public)
-    db.session.commit()
+    value = request.form.get("public")
+    if value not in ("0", "1"):
+        abort(400, "Choose public (1) or private (0).")
+    public = value == "1"
+    set_public(public)
     flash(f"The leaderboard is now {'public' if public else 'private (logged-in users only)'}.", "success")
     return redirect(url_for("leaderboard.show"), 303)

@@ -1,7 +1,8 @@
 """Mentor area: the dashboard, authoring puzzles, computing, previewing, publishing, export.
 
-Mentors and admins only (mentor_required on every route: anonymous 401, scholars 403). The
-services live in puzzle_platform.content.authoring; these views only translate HTTP to them.
+Mentors and admins only (mentor_required on every route: anonymous 401, scholars 403), but
+exporting writes into the server's puzzles folder, so it is for admins only. The services
+live in puzzle_platform.content.authoring; these views only translate HTTP to them.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from flask_login import current_user
 from graders import GRADERS
 
 from ..access.visibility import visible_puzzle
-from ..access.roles import mentor_required
+from ..access.roles import admin_required, mentor_required
 from ..content.authoring import (AuthoringError, PuzzleForm, create_puzzle, duplicate_puzzle,
                          export_puzzle, set_published, timezones, update_puzzle)
 from ..extensions import db
@@ -195,7 +196,7 @@ def duplicate(slug: str):
 
 
 @bp.post("/puzzles/<slug>/export")
-@mentor_required
+@admin_required
 def export(slug: str):
     puzzle = visible_puzzle(slug, mentor=True)
     try:

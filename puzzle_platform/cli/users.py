@@ -1,4 +1,4 @@
-"""`manage.py users create|token|ensure-admin`."""
+"""`manage.py users create|token|ensure-admin|set-role`."""
 from __future__ import annotations
 
 import secrets
@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..access.admin import AdminError, change_role, find_user
 from ..access.passwords import MIN_PASSWORD, password_problem
 from ..models import ApiToken, User
 from ..models.user import ROLES
@@ -75,3 +76,20 @@ def ensure_admin() -> None:
     db.session.add(user)
     db.session.commit()
     click.echo(f"created admin account: username 'admin', password '{password}' (shown once; change it)")
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role")
+@with_appcontext
+def set_role(username: str, role: str) -> None:
+    """Give USERNAME the ROLE scholar, mentor or admin (never taking it from the last admin)."""
+    try:
+        user = find_user(username)
+        old = change_role(user, role)
+    except AdminError as exc:
+        _fail(str(exc).rstrip("."))
+    if old == role:
+        click.echo(f"{user.username} is already a {role}")
+    else:
+        click.echo(f"{user.username}: {old} -> {role}")

@@ -123,6 +123,13 @@ def is_public() -> bool:
     return bool(Setting.get("leaderboard_public", True))
 
 
+def set_public(public: bool) -> None:
+    """The site-wide board public (anyone) or private (logged-in users); an admin's setting,
+    from the leaderboard page or the admin page (both call this)."""
+    Setting.put("leaderboard_public", public)
+    db.session.commit()
+
+
 def board_scope(viewer: User | None, puzzle_slug: str | None,
                 cohort_slug: str | None) -> tuple[Puzzle | None, Cohort | None]:
     """Which board `viewer` (None: anonymous) asked for, or abort with why they may not see it.

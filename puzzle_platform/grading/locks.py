@@ -13,6 +13,8 @@ puzzle before its job row, as a sync superseding that job does.
   they wait for in-flight gradings and block new ones, then re-derive every attempt from
   what is committed.
 - A scholar's total is re-derived under a lock on their user row.
+- Taking the admin role from someone locks every admin's user row first (lock_admins), so
+  two admins demoting each other at once cannot leave the site without one.
 
 PostgreSQL takes row locks. SQLite has one writer at a time: the first write of a
 transaction takes the database's write lock until commit, so here the lock is that (taken
@@ -70,6 +72,17 @@ def lock_users(ids: Iterable[int]) -> None:
     if not ids or _sqlite_write_lock():
         return
     _lock_rows(User.__table__.c.id, ids)
+
+
+def lock_admins() -> list[int]:
+    """UPDATE locks on every admin's user row, in id order; the ids of those still admins.
+
+    On PostgreSQL a row demoted by a transaction we waited for is re-checked after the wait
+    and left out, so the list is what is committed now, not what the snapshot saw."""
+    admins = sa.select(User.id).where(User.role == "admin").order_by(User.id)
+    if _sqlite_write_lock():
+        return list(db.session.scalars(admins))
+    return list(db.session.scalars(admins.with_for_update()))
 
 
 def write_lock() -> None:

@@ -1,4 +1,4 @@
-"""Site-wide settings a mentor changes at run time (e.g. leaderboard privacy)."""
+"""Site-wide settings an admin changes at run time (leaderboard privacy, the extra model list)."""
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -29,7 +29,7 @@ def post_routes(app) -> list[tuple[str, str, tuple[str, ...]]]:
 
 
 def route_args(rule: str, world) -> dict[str, object]:
-    """World values for a rule's arguments: a request a mentor is allowed to make."""
+    """World values for a rule's arguments: a request an admin is allowed to make."""
     return {"slug": "alpha" if rule.startswith("/cohorts/") else LIVE, "key": "mean",
             "code": world.codes["alpha"], "user_id": world.users["cora"],
             "post_id": world.posts["visible"], "submission_id": world.subs["olga_override"],
@@ -39,7 +39,8 @@ def route_args(rule: str, world) -> dict[str, object]:
 # Enough fields that each POST would be accepted with a token (see the control below).
 FIELDS = {"username": "mona", "password": "correct horse battery", "display_name": "X", "name": "Gamma",
           "slug": "gamma", "number": "44", "reason": "r", "points": "5", "body": "hello", "value": "0.3",
-          "code": "x", "public": "0", "private": "0", "markdown": "*x*"}
+          "code": "x", "public": "0", "private": "0", "markdown": "*x*", "role": "mentor",
+          "models": "EleutherAI/pythia-70m"}
 
 
 def snapshot(app) -> dict[str, object]:
@@ -72,7 +73,7 @@ def test_there_are_post_routes_to_check():
 
 @pytest.mark.parametrize("rule, endpoint, arguments", ROUTES, ids=[rule for rule, _, _ in ROUTES])
 def test_post_without_token_is_refused_and_changes_nothing(app, world, rule, endpoint, arguments):
-    client = client_as(app, "mentor")
+    client = client_as(app, "admin")  # admins may make every request, so the control below means it
     values = route_args(rule, world)
     url = app.url_map.bind("localhost").build(endpoint, {k: values[k] for k in arguments}, method="POST")
     before = snapshot(app)
@@ -115,7 +116,7 @@ class _Forms(HTMLParser):
 def test_every_post_form_on_every_page_carries_the_token(app, world):
     """Crawl as each role (each sees different forms) and check every POST form."""
     missing, actions = [], set()
-    for role in ("mentor", "scholar", "anonymous"):
+    for role in ("admin", "mentor", "scholar", "anonymous"):
         pages = crawl(client_as(app, role), get_seeds(app, world), world.bearer(role))
         for page in pages.values():
             if "html" not in page.content_type:
@@ -132,7 +133,9 @@ def test_every_post_form_on_every_page_carries_the_token(app, world):
     for expected in ("/logout", "(this page)", f"/puzzles/{LIVE}/questions/mean", "/cohorts",
                      "/cohorts/join", f"/cohorts/join/{world.codes['alpha']}", "/profile/tokens",
                      "/leaderboard/visibility", f"/mentor/puzzles/{LIVE}/unpublish",
-                     f"/puzzles/{LIVE}/discussion", f"/mentor/submissions/{world.subs['olga_override']}/override"):
+                     f"/puzzles/{LIVE}/discussion", f"/mentor/submissions/{world.subs['olga_override']}/override",
+                     f"/mentor/puzzles/{LIVE}/export", "/admin/settings", "/admin/models",
+                     f"/admin/users/{world.users['cora']}/role"):
         assert expected in actions, expected
     assert len(actions) >= 25
 

@@ -69,6 +69,8 @@ R = (200, 200, 200, 200)          # everyone
 LOGGED_IN = (401, 200, 200, 200)
 MENTORS = (401, 403, 200, 200)
 MENTOR_POST = (401, 403, 303, 303)
+ADMINS = (401, 403, 403, 200)
+ADMIN_POST = (401, 403, 403, 303)
 HIDDEN_FROM_SCHOLARS = (404, 404, 200, 200)
 P = "/puzzles/{live}"
 M = "/mentor/puzzles/{live}"
@@ -112,7 +114,7 @@ CASES: list[Case] = [
     Case("GET", "/leaderboard.json", "/leaderboard.json", R),
     Case("GET", "/leaderboard.json", "/leaderboard.json?cohort={alpha}", (401, 403, 200, 200)),
     Case("GET", "/leaderboard.csv", "/leaderboard.csv", MENTORS),
-    Case("POST", "/leaderboard/visibility", "/leaderboard/visibility", MENTOR_POST, {"public": "0"}),
+    Case("POST", "/leaderboard/visibility", "/leaderboard/visibility", ADMIN_POST, {"public": "0"}),
     # cohorts
     Case("GET", "/cohorts", "/cohorts", LOGGED_IN),
     Case("POST", "/cohorts", "/cohorts", MENTOR_POST, {"name": "Gamma", "slug": "gamma", "private": "1"}),
@@ -155,7 +157,7 @@ CASES: list[Case] = [
     Case("POST", "/mentor/puzzles/<slug>/unpublish", M + "/unpublish", MENTOR_POST),
     Case("POST", "/mentor/puzzles/<slug>/duplicate", M + "/duplicate", MENTOR_POST,
          {"number": "43", "slug": "copy-puzzle"}),
-    Case("POST", "/mentor/puzzles/<slug>/export", M + "/export", MENTOR_POST),
+    Case("POST", "/mentor/puzzles/<slug>/export", M + "/export", ADMIN_POST),
     Case("GET", "/mentor/puzzles/<slug>/questions/<key>/submissions", M + "/questions/mean/submissions", MENTORS),
     Case("POST", "/mentor/puzzles/<slug>/questions/<key>/regrade", M + "/questions/mean/regrade", MENTOR_POST),
     Case("GET", "/mentor/puzzles/<slug>/submissions.csv", M + "/submissions.csv", MENTORS),
@@ -163,6 +165,13 @@ CASES: list[Case] = [
          MENTOR_POST, {"points": "5", "reason": "checked by hand"}),
     Case("POST", "/mentor/submissions/<int:submission_id>/override/remove",
          "/mentor/submissions/{olga_override}/override/remove", MENTOR_POST),
+    # admin area
+    Case("GET", "/admin", "/admin", ADMINS),
+    Case("GET", "/admin", "/admin?q=o&page=2", ADMINS),
+    Case("POST", "/admin/users/<int:user_id>/role", "/admin/users/{cora}/role", ADMIN_POST, {"role": "mentor"}),
+    Case("POST", "/admin/users/<int:user_id>/role", "/admin/users/{mona}/role", ADMIN_POST, {"role": "admin"}),
+    Case("POST", "/admin/settings", "/admin/settings", ADMIN_POST, {"public": "0"}),
+    Case("POST", "/admin/models", "/admin/models", ADMIN_POST, {"models": "EleutherAI/pythia-70m"}),
     # API (bearer tokens; anonymous sends none)
     Case("GET", "/api/v1/me", "/api/v1/me", LOGGED_IN, api=True),
     Case("GET", "/api/v1/me/submissions", "/api/v1/me/submissions", LOGGED_IN, api=True),
