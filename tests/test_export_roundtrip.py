@@ -136,3 +136,22 @@ def test_cli_export_errors(app, runner, puzzles_dir, sync, tmp_path):
     result = runner.invoke(args=["puzzles", "export", "test-puzzle", "--dir", str(out)])
     assert result.exit_code != 0 and "01-another-slug already holds this slug or number" in result.output
     assert not (out / "01-test-puzzle").exists()
+
+
+def test_export_to_a_read_only_folder_says_why_without_the_path(app, client, auth, puzzles_dir):
+    import os
+    login_as(auth, "admin")
+    assert post(client, "/mentor/puzzles/new", puzzle_form(spec_toml=TRICKY_TOML)).status_code == 303
+    os.chmod(puzzles_dir, 0o555)
+    try:
+        if os.access(puzzles_dir, os.W_OK):
+            # root ignores modes: make the folder a file's child instead
+            os.chmod(puzzles_dir, 0o755)
+            app.config["PUZZLES_DIR"] = str(puzzles_dir / "statement-is-a-file.txt")
+            (puzzles_dir / "statement-is-a-file.txt").write_text("x")
+        resp = post(client, "/mentor/puzzles/web-puzzle/export")
+    finally:
+        os.chmod(puzzles_dir, 0o755)
+    text = page_text(resp)
+    assert resp.status_code == 500 and "Could not write the puzzle folder" in text
+    assert str(puzzles_dir) not in resp.get_data(as_text=True)

@@ -127,7 +127,7 @@ def _overview(puzzle: Puzzle, error: str | None = None, status: int = 200):
     artifacts = {f.key: current_artifact(puzzle.id, f.key) for f in puzzle.figures}
     return render_template("mentor/puzzle.html", puzzle=puzzle, state=puzzle.state(), truths=truths,
                            counts=counts, jobs=jobs, figures=figure_views(puzzle), artifacts=artifacts,
-                           error=error, puzzles_dir=current_app.config["PUZZLES_DIR"]), status
+                           error=error), status
 
 
 @bp.get("/puzzles/<slug>")
@@ -203,5 +203,8 @@ def export(slug: str):
         folder = export_puzzle(puzzle, Path(current_app.config["PUZZLES_DIR"]))
     except AuthoringError as exc:
         return _overview(puzzle, str(exc), 409)
-    flash(f"Exported to {folder}; `manage.py puzzles sync` now reads it back unchanged.", "success")
+    except OSError as exc:  # e.g. a read-only puzzles folder: the reason, never the path
+        return _overview(puzzle, f"Could not write the puzzle folder: {exc.strerror or 'error'}.", 500)
+    flash(f"Exported to the puzzles folder as {folder.name}/; `manage.py puzzles sync` now reads it "
+          "back unchanged.", "success")
     return redirect(url_for("mentor.puzzle", slug=slug), 303)
