@@ -4,8 +4,8 @@ from __future__ import annotations
 from functools import cache
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from urllib.parse import urlsplit
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -14,6 +14,7 @@ from ..extensions import db
 from ..access.forms import LoginForm, RegisterForm
 from ..models import User
 from ..access.login_throttle import login_blocked, record_login_failure, throttled_message
+from ..access.sessions import end_current, log_in
 
 bp = Blueprint("accounts", __name__)
 
@@ -44,19 +45,11 @@ def register():
             user.set_password(form.password.data)
             db.session.add(user)
             db.session.commit()
-            _start_session(user)
+            log_in(user)
             flash("Welcome! You are registered and logged in.", "success")
             return redirect(url_for("puzzles.index"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
-
-
-def _start_session(user: User) -> None:
-    """Log in on a fresh session: nothing from before the login (a planted session, the old
-    CSRF token) survives it, which defeats session fixation."""
-    session.clear()
-    g.pop("csrf_token", None)  # Flask-WTF caches the token per request; the next page makes a new one
-    login_user(user)
 
 
 @cache
@@ -75,7 +68,7 @@ def login():
         user = db.session.scalar(sa.select(User).where(
             sa.or_(sa.func.lower(User.username) == name.lower(), User.email == name.lower())))
         if user is not None and user.check_password(form.password.data):
-            _start_session(user)
+            log_in(user)
             return redirect(_safe_next(request.args.get("next")))
         if user is None:  # hash anyway, so the response time does not tell that no such user exists
             check_password_hash(_dummy_hash(), form.password.data)
@@ -88,6 +81,6 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    end_current()  # the cookie's server-side session is revoked: a saved copy opens nothing
     flash("You are logged out.", "info")
     return redirect(url_for("puzzles.index"))
