@@ -255,3 +255,16 @@ def test_cli_set_password_refuses_weak_passwords_and_unknown_users(app, runner, 
     result = runner.invoke(args=["users", "set-password", "nobody", "--password", NEW_PASSWORD])
     assert result.exit_code != 0 and "no user 'nobody'" in result.output
     assert client.get("/profile").status_code == 200
+
+
+def test_a_dead_cookie_is_logged_as_nobody(app, client, auth, caplog):
+    """The request log does not credit a replayed, ended login to its former owner."""
+    auth.create_user("ada")
+    auth.login("ada")
+    cookie = saved_cookie(client)
+    auth.logout()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="puzzle_platform.request"):
+        assert replay(app, cookie).get("/profile").status_code == 401
+    lines = [r.getMessage() for r in caplog.records if r.name == "puzzle_platform.request"]
+    assert lines and lines[-1].endswith("user=-"), lines
