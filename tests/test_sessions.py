@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask_login.utils import encode_cookie
 from freezegun import freeze_time
@@ -13,6 +14,7 @@ from puzzle_platform.extensions import db
 from puzzle_platform.models import User, UserSession
 from puzzle_platform.timeutil import utcnow
 from tests.helpers import csrf_token
+from tests.services import pg_url  # noqa: F401  (fixture)
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a long unusual passphrase"
@@ -268,3 +270,38 @@ def test_a_dead_cookie_is_logged_as_nobody(app, client, auth, caplog):
         assert replay(app, cookie).get("/profile").status_code == 401
     lines = [r.getMessage() for r in caplog.records if r.name == "puzzle_platform.request"]
     assert lines and lines[-1].endswith("user=-"), lines
+
+
+@pytest.mark.services
+def test_the_same_on_postgres(pg_url, tmp_path, puzzles_dir):  # noqa: F811
+    """Logout, expiry and "last seen" on PostgreSQL, whose times and transactions differ."""
+    from flask_migrate import upgrade
+
+    from puzzle_platform import create_app
+    from tests.conftest import AuthActions
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "SQLALCHEMY_DATABASE_URI": pg_url, "PUZZLES_DIR": str(puzzles_dir)})
+    with app.app_context():
+        upgrade()
+    try:
+        client = app.test_client()
+        auth = AuthActions(client, app)
+        auth.create_user("ada")
+        start = utcnow()
+        with freeze_time(start):
+            auth.login("ada")
+            cookie = saved_cookie(client)
+        with freeze_time(start + timedelta(minutes=5)):
+            assert replay(app, cookie).get("/profile").status_code == 200
+        assert session_ids(app) and len(session_ids(app)) == 1
+        with app.app_context():
+            seen = db.session.scalar(sa.select(UserSession.last_seen_at))
+        assert abs(seen - (start + timedelta(minutes=5))) < timedelta(seconds=1)
+        with freeze_time(start + timedelta(days=30, minutes=1)):
+            assert replay(app, cookie).get("/profile").status_code == 401
+        auth.logout()
+        assert replay(app, cookie).get("/profile").status_code == 401
+    finally:
+        with app.app_context():
+            db.engine.dispose()
