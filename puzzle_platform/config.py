@@ -153,7 +153,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "LOG_FORMAT": log_format(env),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # A browser login (access/sessions.py) ends after SESSION_LIFETIME_DAYS whatever
-        # happens, or after SESSION_IDLE_DAYS without a visit; the cookie lives as long.
+        # happens, or after SESSION_IDLE_DAYS without a visit (the cookie is kept as long).
         "SESSION_LIFETIME_DAYS": _positive(env, "SESSION_LIFETIME_DAYS", 30),
         "SESSION_IDLE_DAYS": _positive(env, "SESSION_IDLE_DAYS", 14),
         "LOGIN_FAILURES_PER_USER": int(env.get("LOGIN_FAILURES_PER_USER", "5")),
