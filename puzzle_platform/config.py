@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +142,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The login cookie is permanent (PERMANENT_SESSION_LIFETIME, below) but re-sent only when
+        # the session changes: never on a cacheable response such as /vendor/plotly.js.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "SITE_NAME": env.get("SITE_NAME", "Mech Interp Puzzles"),
@@ -148,6 +152,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # JSON lines for a log collector in production.
         "LOG_FORMAT": log_format(env),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # A browser login (access/sessions.py) ends after SESSION_LIFETIME_DAYS whatever
+        # happens, or after SESSION_IDLE_DAYS without a visit (the cookie is kept as long).
+        "SESSION_LIFETIME_DAYS": _positive(env, "SESSION_LIFETIME_DAYS", 30),
+        "SESSION_IDLE_DAYS": _positive(env, "SESSION_IDLE_DAYS", 14),
         # Login throttle (access/login_throttle.py): attempts per account and client address
         # (or known browser) per window; past the per-account ceiling, unknown browsers wait
         # delays that double up to LOGIN_MAX_DELAY seconds. Registrations per address per hour.
@@ -163,6 +171,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Allowed, but say so: several gunicorn workers on SQLite serialise every write.
         cfg["PRODUCTION_SQLITE_WARNING"] = True
     cfg.update({k: v for k, v in overrides.items()})
+    cfg.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=int(cfg["SESSION_LIFETIME_DAYS"])))
     if "SECRET_KEY" not in cfg:
         cfg["SECRET_KEY"] = _secret_key(instance, production)
     return cfg

@@ -123,9 +123,9 @@ def _request_id() -> str:
 def _user_id() -> str | None:
     """The logged-in user's id, without a database query (the database may be the problem)."""
     user = g.get("_login_user")
-    if user is not None and getattr(user, "is_authenticated", False):
-        return str(user.get_id())
-    return session.get("_user_id")  # signed by us: the id Flask-Login will trust next request
+    if user is not None:  # checked this request: a cookie whose login has ended is nobody
+        return str(user.get_id()) if getattr(user, "is_authenticated", False) else None
+    return session.get("_user_id")  # not checked this request: the id the signed cookie names
 
 
 def init_app(app: Flask) -> None:

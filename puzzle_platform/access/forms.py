@@ -37,3 +37,21 @@ def validate_new_password(password: str | None, user_inputs: list[str]) -> None:
     problem = password_problem(password or "", user_inputs)
     if problem:
         raise ValidationError(problem)
+
+
+class PasswordForm(FlaskForm):
+    """Change your password (profile): the current one proves it is you, not a stolen cookie."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
+    confirm = PasswordField("Repeat new password", validators=[
+        DataRequired(), EqualTo("new_password", message="The passwords differ.")])
+
+    def __init__(self, user_inputs: list[str], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._user_inputs = user_inputs
+
+    def validate_new_password(self, field) -> None:
+        validate_new_password(field.data, self._user_inputs)
+        if field.data == self.current_password.data:
+            raise ValidationError("The new password is the same as the current one.")

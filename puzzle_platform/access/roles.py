@@ -11,13 +11,16 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user
 
-from ..extensions import db, login_manager
+from ..extensions import login_manager
 from ..models import User
+from .sessions import load_user
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    """The cookie's user id counts only with a live server-side session (access/sessions.py),
+    so a cookie saved before logout, a forged one or Flask-Login's remember cookie opens nothing."""
+    return load_user(user_id)
 
 
 @login_manager.unauthorized_handler

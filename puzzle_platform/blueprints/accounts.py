@@ -5,13 +5,14 @@ from functools import cache
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..access.forms import LoginForm, RegisterForm
 from ..access.login_throttle import (login_succeeded, open_gate, registration_wait, remember_device,
                                      throttled_message)
+from ..access.sessions import end_current, log_in
 from ..errors import error_response
 from ..extensions import db
 from ..models import User
@@ -52,19 +53,11 @@ def register():
             user.set_password(form.password.data)
             db.session.add(user)
             db.session.commit()
-            _start_session(user)
+            log_in(user)
             flash("Welcome! You are registered and logged in.", "success")
             return redirect(url_for("puzzles.index"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
-
-
-def _start_session(user: User) -> None:
-    """Log in on a fresh session: nothing from before the login (a planted session, the old
-    CSRF token) survives it, which defeats session fixation."""
-    session.clear()
-    g.pop("csrf_token", None)  # Flask-WTF caches the token per request; the next page makes a new one
-    login_user(user)
 
 
 @cache
@@ -82,8 +75,7 @@ def login():
         user = gate.user
         if user is not None and user.check_password(form.password.data):
             login_succeeded(gate)
-            _start_session(user)
-            db.session.commit()
+            log_in(user)  # commits
             return remember_device(redirect(_safe_next(request.args.get("next"))), user)
         if user is None:  # hash anyway, so the response time does not tell that no such user exists
             check_password_hash(_dummy_hash(), form.password.data)
@@ -95,6 +87,6 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    end_current()  # the cookie's server-side session is revoked: a saved copy opens nothing
     flash("You are logged out.", "info")
     return redirect(url_for("puzzles.index"))

@@ -1,4 +1,4 @@
-"""The profile page: display name and API tokens (for the notebook client and the API).
+"""The profile page: display name, password, browser sessions and API tokens.
 
 Routes (every one needs a login; each acts on the caller's own account only):
   GET  /profile                        the page: display name form, tokens, new-token form
@@ -6,16 +6,23 @@ Routes (every one needs a login; each acts on the caller's own account only):
   POST /profile/tokens                 create a token: its plain text is on this response
                                        only (never stored, never shown again)
   POST /profile/tokens/<id>/revoke     revoke one of your tokens (someone else's id: 404)
+  POST /profile/password               change your password (the current one required, wrong
+                                       guesses throttled); ends every other session
+  POST /profile/sessions/<id>/revoke   log out one of your sessions (someone else's id: 404)
+  POST /profile/sessions/revoke-all    log out everywhere, this browser included
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from ..access import sessions
+from ..access.forms import PasswordForm
+from ..access.ratelimit import forget, hit_many
 from ..extensions import db
 from ..models import ApiToken
 from ..timeutil import utcnow
@@ -49,13 +56,19 @@ def _tokens() -> list[ApiToken]:
                                    .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
 
 
+def _password_form() -> PasswordForm:
+    return PasswordForm([current_user.username, current_user.email])
+
+
 def _page(name_form: DisplayNameForm | None = None, token_form: TokenForm | None = None,
-          new_token: str | None = None, status: int = 200):
+          new_token: str | None = None, password_form: PasswordForm | None = None, status: int = 200,
+          headers: dict[str, str] | None = None):
     name_form = name_form or DisplayNameForm(display_name=current_user.display_name)
     html = render_template("profile.html", name_form=name_form, token_form=token_form or TokenForm(),
-                           tokens=_tokens(), new_token=new_token)
+                           tokens=_tokens(), new_token=new_token, password_form=password_form or _password_form(),
+                           sessions=sessions.active(current_user.id), is_current=sessions.is_current)
     # The page may carry a plain token: keep it out of every cache.
-    return html, status, {"Cache-Control": "no-store"}
+    return html, status, {"Cache-Control": "no-store", **(headers or {})}
 
 
 @bp.get("/profile")
@@ -105,3 +118,65 @@ def revoke_token(token_id: int):
     else:
         flash(f"Token {token.name!r} was already revoked.", "info")
     return redirect(url_for("profile.show"), 303)
+
+
+PASSWORD_GUESSES = 5             # wrong current passwords per user per window, then 429
+PASSWORD_GUESS_WINDOW = 15 * 60  # seconds
+
+
+@bp.post("/profile/password")
+@login_required
+def change_password():
+    """A new password for a known current one; every other session ends and this browser gets
+    a fresh one. Wrong current passwords are counted per user, so a stolen session cannot
+    be used to guess the password (and then lock its owner out)."""
+    form = _password_form()
+    if not form.validate_on_submit():
+        return _page(password_form=form, status=400)
+    key = f"password-change:user:{current_user.id}"
+    # Counted (and committed) before the check, like a log-in: parallel guesses cannot slip
+    # under the limit, and a blocked guess tells nothing.
+    wait = hit_many([(key, PASSWORD_GUESSES)], PASSWORD_GUESS_WINDOW, commit=True)
+    if wait is None and not current_user.check_password(form.current_password.data):
+        form.current_password.errors.append("That is not your current password; nothing was changed.")
+        return _page(password_form=form, status=400)
+    if wait is not None:
+        minutes = max(1, -(-wait // 60))
+        form.current_password.errors.append(
+            f"Too many wrong passwords. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+        return _page(password_form=form, status=429, headers={"Retry-After": str(wait)})
+    forget(key, PASSWORD_GUESS_WINDOW)
+    user = current_user._get_current_object()
+    user.set_password(form.new_password.data)
+    # Every session ends, this browser's too (a copy of its cookie may be what was stolen);
+    # this browser then gets a new one. One commit: the password and the revocations together.
+    others = max(0, sessions.end_all(user.id, commit=False) - 1)
+    sessions.log_in(user)
+    flash(f"Password changed. You were logged out everywhere else ({others} other "
+          f"session{'s' if others != 1 else ''} ended); this browser stays logged in.", "success")
+    current_app.logger.info("user %s changed their password; %s other sessions ended", user.id, others)
+    return redirect(url_for("profile.show"), 303)
+
+
+@bp.post("/profile/sessions/<int:session_id>/revoke")
+@login_required
+def revoke_session(session_id: int):
+    row = sessions.end_one(current_user.id, session_id)
+    if row is None:
+        abort(404, "No such session.")
+    if sessions.is_current(row):
+        sessions.end_current()
+        flash("You logged out this browser.", "info")
+        return redirect(url_for("accounts.login"), 303)
+    flash("That session is logged out: it no longer works.", "success")
+    return redirect(url_for("profile.show"), 303)
+
+
+@bp.post("/profile/sessions/revoke-all")
+@login_required
+def revoke_all_sessions():
+    count = sessions.end_all(current_user.id)
+    sessions.end_current()
+    flash(f"You are logged out everywhere ({count} session{'s' if count != 1 else ''} ended), "
+          "this browser included.", "info")
+    return redirect(url_for("accounts.login"), 303)

@@ -1,4 +1,4 @@
-"""`manage.py users create|token|ensure-admin|set-role`."""
+"""`manage.py users create|set-password|set-role|token|ensure-admin`."""
 from __future__ import annotations
 
 import secrets
@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from ..extensions import db
 from ..access.admin import AdminError, change_role, find_user
 from ..access.passwords import MIN_PASSWORD, password_problem
+from ..access.sessions import end_all
 from ..models import ApiToken, User
 from ..models.user import ROLES
 
@@ -45,6 +46,25 @@ def create(username: str, email: str, role: str, display_name: str | None, passw
     db.session.add(user)
     db.session.commit()
     click.echo(f"created {role} {username}")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True,
+              help=f"At least {MIN_PASSWORD} characters (prompted when omitted).")
+@with_appcontext
+def set_password(username: str, password: str) -> None:
+    """Give USERNAME a new password and log them out everywhere (API tokens are kept)."""
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        _fail(f"no user {username!r}")
+    problem = password_problem(password, [user.username, user.email])
+    if problem:
+        _fail(f"password refused: {problem}")
+    user.set_password(password)
+    ended = end_all(user.id, commit=False)
+    db.session.commit()
+    click.echo(f"password changed for {username}; {ended} session{'s' if ended != 1 else ''} logged out")
 
 
 @users.command("token")

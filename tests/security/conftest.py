@@ -93,6 +93,7 @@ class World:
     codes: dict[str, str] = field(default_factory=dict)        # cohort slug -> invite code
     posts: dict[str, int] = field(default_factory=dict)        # visible, hidden, old
     subs: dict[str, int] = field(default_factory=dict)
+    sessions: dict[str, int] = field(default_factory=dict)     # username -> a login on another browser
 
     def params(self, role: str = "anonymous") -> dict[str, object]:
         """Names for URL templates such as "/cohorts/{alpha}/members/{cora}/remove"."""
@@ -104,6 +105,7 @@ class World:
             "own_token": self.token_ids[own], "mona_token": self.token_ids["mona"],
             "post_visible": self.posts["visible"], "post_hidden": self.posts["hidden"],
             "olga_override": self.subs["olga_override"],
+            "own_session": self.sessions[own], "mona_session": self.sessions["mona"],
         }
 
     def bearer(self, role: str) -> dict[str, str]:
@@ -135,7 +137,7 @@ def _populate(app: Flask, world: World) -> None:
     from puzzle_platform.grading import overrides as grade_control
     from puzzle_platform.extensions import db
     from puzzle_platform.grading.submissions import submit
-    from puzzle_platform.models import ApiToken, Puzzle, Submission, User
+    from puzzle_platform.models import ApiToken, Puzzle, Submission, User, UserSession
 
     build_now = datetime.now(timezone.utc)
     with app.app_context():
@@ -153,6 +155,12 @@ def _populate(app: Flask, world: World) -> None:
             db.session.flush()
             world.tokens[name], world.token_ids[name], world.token_prefixes[name] = plain, token.id, token.prefix
             world.users[name], world.emails[name] = user.id, user.email
+            other = UserSession(user_id=user.id, token_hash=f"{name}-other-browser".ljust(64, "0"),
+                                created_at=build_now, last_seen_at=build_now,
+                                expires_at=build_now + timedelta(days=30), user_agent="Another browser")
+            db.session.add(other)
+            db.session.flush()
+            world.sessions[name] = other.id
         db.session.commit()
 
         mona = people["mona"]
@@ -262,7 +270,7 @@ def argument_values(world: World) -> dict[str, list[object]]:
         "slug": [*PUZZLE_SLUGS, *COHORT_SLUGS], "key": list(QUESTION_KEYS), "username": list(USERNAMES),
         "code": [world.codes[s] for s in COHORT_SLUGS], "user_id": list(world.users.values()),
         "post_id": list(world.posts.values()), "submission_id": list(world.subs.values()),
-        "token_id": list(world.token_ids.values()),
+        "token_id": list(world.token_ids.values()), "session_id": list(world.sessions.values()),
     }
 
 

@@ -33,14 +33,15 @@ def route_args(rule: str, world) -> dict[str, object]:
     return {"slug": "alpha" if rule.startswith("/cohorts/") else LIVE, "key": "mean",
             "code": world.codes["alpha"], "user_id": world.users["cora"],
             "post_id": world.posts["visible"], "submission_id": world.subs["olga_override"],
-            "token_id": world.token_ids["mona"]}
+            "token_id": world.token_ids["mona"], "session_id": world.sessions["mona"]}
 
 
 # Enough fields that each POST would be accepted with a token (see the control below).
 FIELDS = {"username": "mona", "password": "correct horse battery", "display_name": "X", "name": "Gamma",
           "slug": "gamma", "number": "44", "reason": "r", "points": "5", "body": "hello", "value": "0.3",
           "code": "x", "public": "0", "private": "0", "markdown": "*x*", "role": "mentor",
-          "models": "EleutherAI/pythia-70m"}
+          "models": "EleutherAI/pythia-70m", "current_password": "correct horse battery",
+          "new_password": "a long unusual passphrase", "confirm": "a long unusual passphrase"}
 
 
 def snapshot(app) -> dict[str, object]:
@@ -85,8 +86,10 @@ def test_post_without_token_is_refused_and_changes_nothing(app, world, rule, end
     resp = client.post(url, data={"csrf_token": stranger, **FIELDS})
     assert resp.status_code == 400 and CSRF_MESSAGE in resp.get_data(as_text=True)
     assert snapshot(app) == before
-    # Control: the same request with this session's token gets past the CSRF check.
+    # Control: the same request with this session's token gets past the CSRF check (logged
+    # in again: the restored world does not hold the login made above).
     restore_world(app, world)
+    client = client_as(app, "mentor")
     resp = client.post(url, data={"csrf_token": csrf_token(client, "/login"), **FIELDS})
     assert CSRF_MESSAGE not in resp.get_data(as_text=True), f"POST {url} refused with a token"
 
@@ -132,6 +135,8 @@ def test_every_post_form_on_every_page_carries_the_token(app, world):
     # The check saw the forms of every area, not just the log-out button.
     for expected in ("/logout", "(this page)", f"/puzzles/{LIVE}/questions/mean", "/cohorts",
                      "/cohorts/join", f"/cohorts/join/{world.codes['alpha']}", "/profile/tokens",
+                     "/profile/password", "/profile/sessions/revoke-all",
+                     f"/profile/sessions/{world.sessions['mona']}/revoke",
                      "/leaderboard/visibility", f"/mentor/puzzles/{LIVE}/unpublish",
                      f"/puzzles/{LIVE}/discussion", f"/mentor/submissions/{world.subs['olga_override']}/override",
                      f"/mentor/puzzles/{LIVE}/export", "/admin/settings", "/admin/models",

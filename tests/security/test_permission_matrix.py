@@ -142,6 +142,14 @@ CASES: list[Case] = [
          (401, 303, 303, 303)),
     Case("POST", "/profile/tokens/<int:token_id>/revoke", "/profile/tokens/{mona_token}/revoke",
          (401, 404, 303, 404)),
+    Case("POST", "/profile/password", "/profile/password", (401, 303, 303, 303),
+         {"current_password": PASSWORD, "new_password": "a long unusual passphrase",
+          "confirm": "a long unusual passphrase"}),
+    Case("POST", "/profile/sessions/<int:session_id>/revoke", "/profile/sessions/{own_session}/revoke",
+         (401, 303, 303, 303)),
+    Case("POST", "/profile/sessions/<int:session_id>/revoke", "/profile/sessions/{mona_session}/revoke",
+         (401, 404, 303, 404)),
+    Case("POST", "/profile/sessions/revoke-all", "/profile/sessions/revoke-all", (401, 303, 303, 303)),
     # mentor area
     Case("GET", "/mentor", "/mentor", MENTORS),
     Case("POST", "/mentor/preview", "/mentor/preview", MENTORS, {"markdown": "*hi*"}),
@@ -203,14 +211,15 @@ def send(client, app, world, case: Case, role: str, token: str | None):
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.url}" for c in CASES])
 def test_matrix_row(app, world, case: Case):
-    """Each role in turn, each from the world as built."""
-    clients = {role: client_as(app, role) for role in ROLES}
+    """Each role in turn, each from the world as built (and logged in after the restore: a
+    login is a row of the database)."""
     needs_token = case.method == "POST" and not case.api
-    tokens = {role: csrf_token(c, "/login") if needs_token else None for role, c in clients.items()}
     got = {}
     for role in ROLES:
         restore_world(app, world)
-        got[role] = send(clients[role], app, world, case, role, tokens[role]).status_code
+        client = client_as(app, role)
+        token = csrf_token(client, "/login") if needs_token else None
+        got[role] = send(client, app, world, case, role, token).status_code
     assert got == dict(zip(ROLES, case.expect)), f"{case.method} {case.url}"
 
 
