@@ -208,7 +208,7 @@ def locate(name: str, revision: str | None = None,
             raise ModelUnavailable(
                 f"{label} is not in the Hugging Face cache and {why}: pre-download it "
                 f"(hf download {repo_id}) on a machine with internet, set HF_HOME to a cache "
-                f"that has it, or pass a local directory")
+                f"that has it, or use a local folder (models:<folder>)")
         folder = _download(name, repo_id, revision, policy.max_bytes)
     return folder, repo_id, folder.name
 

@@ -57,7 +57,7 @@ def test_offline_flag_fails_fast_with_the_fix(monkeypatch):
     assert text == ("model 'gpt-neo-small' (EleutherAI/gpt-neo-125M) is not in the Hugging Face "
                     "cache and HF_HUB_OFFLINE is set: pre-download it (hf download "
                     "EleutherAI/gpt-neo-125M) on a machine with internet, set HF_HOME to a cache "
-                    "that has it, or pass a local directory")
+                    "that has it, or use a local folder (models:<folder>)")
 
 
 def test_unreachable_hub_fails_fast(no_hub):
