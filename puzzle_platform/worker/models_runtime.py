@@ -17,11 +17,11 @@
 """
 from __future__ import annotations
 
+import fnmatch
 import gc
 import hashlib
 import importlib.util
 import json
-import fnmatch
 import os
 import threading
 import urllib.error
