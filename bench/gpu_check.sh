@@ -28,7 +28,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 
 "$PY" - <<'EOF'
 """Correctness of the worker's GPU path against the CPU path (and a float64 reference)."""
-import importlib.util, sys, tempfile, time
+import importlib.util, os, sys, tempfile, time
 import torch
 from puzzle_platform.worker.embedding_stats import (closed_form_stats, exact_histogram,
                                                     sampled_histogram)
@@ -88,6 +88,7 @@ else:
     from puzzle_platform.worker.run_recipe import run_recipe
     hf_logging.disable_progress_bar()
     folder = tempfile.mkdtemp(prefix="tiny_gpt2_")
+    os.environ["MODELS_DIR"] = os.path.dirname(folder)  # local models load only from MODELS_DIR
     torch.manual_seed(0)
     GPT2LMHeadModel(GPT2Config(vocab_size=300, n_embd=32, n_layer=2, n_head=4, n_positions=64,
                                bos_token_id=0, eos_token_id=1)).save_pretrained(folder)

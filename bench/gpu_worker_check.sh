@@ -15,7 +15,7 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 W=$(mktemp -d)
 export PUZZLES_INSTANCE=$W/instance PUZZLES_DIR=$W/puzzles SECRET_KEY=gpu-check \
-       JOB_RECOVERY_SECONDS=1 JOB_HEARTBEAT_SECONDS=0.5 HF_HUB_OFFLINE=1
+       JOB_RECOVERY_SECONDS=1 JOB_HEARTBEAT_SECONDS=0.5 HF_HUB_OFFLINE=1 MODELS_DIR=$W
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
 
 "$PY" - "$W" <<'PYEOF'
@@ -36,7 +36,7 @@ reveal_at = "{f(2)}"
 key = "fig"
 title = "tiny"
 recipe = "embedding_cosine"
-params = {{ model = "{w / 'tiny_gpt2'}", weights = "processed", device = "{DEVICE}", bins = 200 }}
+params = {{ model = "models:tiny_gpt2", weights = "processed", device = "{DEVICE}", bins = 200 }}
 [[questions]]
 key = "mean"
 prompt = "p"

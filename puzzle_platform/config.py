@@ -95,6 +95,33 @@ def server_settings(env: dict | None = None) -> dict:
     return settings
 
 
+def _gigabytes(env: dict, name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of GB, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
+def model_source_settings(env: dict | os._Environ, instance: Path | None = None) -> dict:
+    """What puzzles may load (recipes/sources.py): read by the app's config and, outside an
+    app (the `stats` command run on its own), straight from the environment."""
+    instance = instance or Path(env.get("PUZZLES_INSTANCE") or REPO_ROOT / "instance")
+    return {
+        # Local models only inside this folder ("models:<folder>"); set it empty for none.
+        "MODELS_DIR": env["MODELS_DIR"] if "MODELS_DIR" in env else str(instance / "models"),
+        # Extra hub names, comma-separated, added to TransformerLens's names and aliases...
+        "MODEL_ALLOWLIST": env.get("MODEL_ALLOWLIST", ""),
+        # ... or, when set, the only hub names allowed (besides MODEL_ALLOWLIST and the admins').
+        "MODEL_ALLOWLIST_ONLY": env.get("MODEL_ALLOWLIST_ONLY", ""),
+        # The weight files of a hub model may total at most this many GB (checked before download).
+        "MODEL_MAX_GB": _gigabytes(env, "MODEL_MAX_GB", 5),
+    }
+
+
 # Variables the docs (README, docs/DEPLOY.md) tell operators to set that are read elsewhere
 # (before the config exists, in the worker, or by libraries); listed so that every documented
 # variable can be found here.
@@ -166,6 +193,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REGISTRATIONS_PER_ADDRESS": _positive(env, "REGISTRATIONS_PER_ADDRESS", 5),
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         "HSTS_SECONDS": int(env.get("HSTS_SECONDS", "31536000")),
+        **model_source_settings(env, instance),
     }
     if production and cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Allowed, but say so: several gunicorn workers on SQLite serialise every write.

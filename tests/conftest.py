@@ -6,6 +6,7 @@ fresh database at the cost of a file copy, not a migration run.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,21 @@ REPO = Path(__file__).resolve().parent.parent
 FREEZE_IGNORE = ["transformers", "huggingface_hub", "datasets", "torch", "transformer_lens",
                  "pandas", "accelerate", "tokenizers", "safetensors", "sklearn", "scipy"]
 freezegun.configure(extend_ignore_list=FREEZE_IGNORE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def models_dir(tmp_path_factory) -> Path:
+    """The tests' MODELS_DIR: pytest's base temp folder, under which every test builds its
+    local models (a puzzle may load local models only from MODELS_DIR). Set in the environment
+    so that the app's config, the `stats` command and worker subprocesses all read it."""
+    base = tmp_path_factory.getbasetemp().resolve()
+    before = os.environ.get("MODELS_DIR")
+    os.environ["MODELS_DIR"] = str(base)
+    yield base
+    if before is None:
+        os.environ.pop("MODELS_DIR", None)
+    else:
+        os.environ["MODELS_DIR"] = before
 
 
 @pytest.fixture(scope="session")

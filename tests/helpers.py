@@ -52,7 +52,7 @@ def figure_toml(key: str = "fig", title: str = "A figure", recipe: str = "embedd
                 **params) -> str:
     """A [[figures]] table; `params` default to the tiny model's raw weights."""
     return toml_table("figures", key=key, title=title, recipe=recipe,
-                      params=params or {"model": "tiny", "weights": "raw"})
+                      params=params or {"model": "models:tiny", "weights": "raw"})
 
 
 def question_toml(key: str, prompt: str, **fields) -> str:

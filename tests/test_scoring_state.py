@@ -38,7 +38,7 @@ SCHOLARS = ("ann", "ben", "cat")
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=timezone.utc)
 SCHEDULE = {"release_at": T0 - timedelta(days=1), "deadline_at": T0 + timedelta(days=1),
             "reveal_at": T0 + timedelta(days=2)}
-PARAMS = {"A": {"model": "tinyA", "weights": "raw"}, "B": {"model": "tinyB", "weights": "raw"}}
+PARAMS = {"A": {"model": "models:tinyA", "weights": "raw"}, "B": {"model": "models:tinyB", "weights": "raw"}}
 
 
 @dataclass

@@ -13,10 +13,11 @@ from ..extensions import db
 from ..grading.locks import lock_admins
 from ..models import Setting, User
 from ..models.user import ROLES
+from ..recipes.sources import ADMIN_ALLOWLIST_SETTING
 
-# Hub models an admin allows beyond the operator's configured list. One home for the key:
-# same key as recipes.sources.ADMIN_ALLOWLIST_SETTING (which reads this Setting).
-MODEL_ALLOWLIST_SETTING = "model_allowlist_extra"
+# Hub models an admin allows beyond the operator's configured list: stored under the key the
+# model-source policy reads (recipes/sources.py).
+MODEL_ALLOWLIST_SETTING = ADMIN_ALLOWLIST_SETTING
 MAX_EXTRA_MODELS = 200
 
 # A Hugging Face repo id part: letters, digits, '.', '_', '-'; starts and ends with a letter
@@ -88,6 +89,14 @@ def parse_model_names(text: str) -> list[str]:
 def extra_models() -> list[str]:
     """The extra allow-list as stored (empty when never set)."""
     return list(Setting.get(MODEL_ALLOWLIST_SETTING, []) or [])
+
+
+def configured_model_count() -> int:
+    """How many hub names the operator's configuration allows without the admins' list."""
+    from flask import current_app
+
+    from ..recipes.sources import policy_from
+    return len(policy_from(current_app.config).hub_names)
 
 
 def set_extra_models(names: list[str]) -> None:

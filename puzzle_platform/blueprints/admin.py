@@ -42,7 +42,8 @@ def _page(status: int = 200, error: str | None = None, models_text: str | None =
         "admin/index.html", users=users, total=total, query=query, page=page,
         pages=max(1, -(-total // PAGE_SIZE)), roles=ROLES, public=is_public(), extra=extra,
         models_text="\n".join(extra) if models_text is None else models_text,
-        max_models=service.MAX_EXTRA_MODELS, error=error), status
+        max_models=service.MAX_EXTRA_MODELS, configured_models=service.configured_model_count(),
+        error=error), status
 
 
 @bp.get("")

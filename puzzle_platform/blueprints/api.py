@@ -57,12 +57,14 @@ def _puzzle_detail(puzzle: Puzzle, user: User) -> dict:
     """The puzzle page as data; truth and answer only once revealed (or for mentors)."""
     ensure_scored(puzzle)
     show_truth = puzzle.is_revealed() or user.is_mentor
-    figures = [{
-        "key": f.key, "title": f.title, "figure": f.figure, "provenance": f.provenance,
-        "version": f.artifact_version, "computed_at": iso(f.computed_at),
-        "job": None if f.job is None else {"status": f.job.status, "progress": f.job.progress,
-                                           "stage": f.job.stage},
-    } for f in figure_views(puzzle)]
+    figures = []
+    for f in figure_views(puzzle):
+        job = f.job_status(user.is_mentor)  # stages of retries quote the worker's error
+        figures.append({
+            "key": f.key, "title": f.title, "figure": f.figure, "provenance": f.provenance,
+            "version": f.artifact_version, "computed_at": iso(f.computed_at),
+            "job": None if job is None else {k: job[k] for k in ("status", "progress", "stage")},
+        })
     questions = []
     for view in question_views(puzzle, user, show_truth):
         q = view.question

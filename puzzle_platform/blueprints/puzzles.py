@@ -69,12 +69,7 @@ def answer(slug: str, key: str):
 def progress(slug: str):
     """Job progress for figures not computed yet (polled by the page); no statistics here."""
     puzzle = visible_puzzle(slug)
-    out = []
-    for view in figure_views(puzzle):
-        job = view.job
-        out.append({
-            "figure": view.key, "ready": view.figure is not None,
-            "job": None if job is None else {"id": job.id, "status": job.status, "progress": job.progress,
-                                             "stage": job.stage, "error": job.error},
-        })
+    show_cause = viewer_is_mentor()  # a failure's cause is the worker's text: mentors only
+    out = [{"figure": view.key, "ready": view.figure is not None, "job": view.job_status(show_cause)}
+           for view in figure_views(puzzle)]
     return jsonify({"figures": out})

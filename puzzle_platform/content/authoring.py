@@ -25,7 +25,7 @@ from ..grading.locks import lock_puzzles
 from ..grading.refresh import refresh_puzzles
 from ..models import Puzzle, User
 from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
-                           load_puzzle, spec_from_table)
+                    figure_model_problem, load_puzzle, spec_from_table)
 from .sync import SyncError, sync_puzzles
 from .writer import dump_toml, spec_to_table, write_puzzle_folder
 
@@ -160,6 +160,14 @@ def _check_unique(spec: PuzzleSpec, own_id: int | None) -> None:
                                  f"{other.number} ({other.slug})")
 
 
+def _check_models(spec: PuzzleSpec) -> None:
+    """A spec read back from the database skips the file validator: the model policy may have
+    changed since it was saved, so check its figures' models again."""
+    for fig in spec.figures:
+        if problem := figure_model_problem(fig.recipe, fig.params):
+            raise AuthoringError(f"figure {fig.key!r}: {problem}")
+
+
 def _save(spec: PuzzleSpec, new_attrs: dict | None = None) -> list[str]:
     try:
         return sync_puzzles([spec], new_attrs)
@@ -201,6 +209,7 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Pu
     except ValueError as exc:
         raise AuthoringError(str(exc)) from None
     spec.folder = Path(f"{spec.number:02d}-{spec.slug}")
+    _check_models(spec)
     _check_unique(spec, None)
     _save(spec, {"origin": "web", "created_by": author.id, "published": False})
     return _by_slug(spec.slug)
@@ -224,6 +233,7 @@ def export_puzzle(puzzle: Puzzle, root: Path) -> Path:
     sync would fail on the duplicate). The written folder is read back and checked.
     """
     spec = spec_from_puzzle(puzzle)
+    _check_models(spec)  # the folder's next sync would refuse it
     name = f"{spec.number:02d}-{spec.slug}"
     if root.is_dir():
         for other in sorted(root.iterdir()):

@@ -20,6 +20,7 @@ from graders import GraderParamsError, UnknownGrader, get_grader
 from ..markdown import MAX_MARKDOWN_CHARS
 from ..models.puzzle import QUESTION_KINDS, QUESTION_MODES
 from ..recipes import RecipeError, get_recipe
+from ..recipes.sources import model_problem
 from ..timeutil import parse_utc
 
 FOLDER_RE = re.compile(r"^(\d{1,4})-([a-z0-9][a-z0-9-]{0,78})$")
@@ -120,10 +121,19 @@ def _figure(raw: dict, index: int) -> FigureSpec:
         params = recipe.validate_params(dict(raw.get("params") or {}))
     except RecipeError as exc:
         raise ValueError(f"figure {key!r}: {exc}") from None
+    if problem := figure_model_problem(recipe.name, params):
+        raise ValueError(f"figure {key!r}: {problem}")
     title = str(raw.get("title") or key)
     if len(title) > 200:
         raise ValueError(f"figure {key!r}: title must be at most 200 characters")
     return FigureSpec(key, title, recipe.name, params)
+
+
+def figure_model_problem(recipe: str, params: dict) -> str | None:
+    """Why the site's model policy refuses the model a figure names (recipes/sources.py)."""
+    if "model" not in get_recipe(recipe).param_doc:
+        return None
+    return model_problem(params["model"])
 
 
 def _check_mode(where: str, mode: str, grader: str, params: dict) -> None:

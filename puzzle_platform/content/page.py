@@ -7,9 +7,11 @@ its puzzle is scored at the reveal (grading/state.py), so there is nothing to hi
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
 
 import sqlalchemy as sa
 from flask import current_app
@@ -34,6 +36,9 @@ class QuestionView:
     distribution: dict | None = None
 
 
+NOT_AVAILABLE = "Figure not available yet."
+
+
 @dataclass
 class FigureView:
     key: str
@@ -44,6 +49,23 @@ class FigureView:
     provenance: dict | None
     job: Job | None
 
+    def job_status(self, show_cause: bool) -> dict | None:
+        """The figure's latest job as a viewer may see it. The cause of a failure (and the
+        error a retry waits after) is the worker's own text, which can name models and files
+        of the server: only mentors see it; anyone else sees NOT_AVAILABLE."""
+        job = self.job
+        if job is None:
+            return None
+        out = {"id": job.id, "status": job.status, "progress": job.progress, "stage": job.stage,
+               "error": job.error, "message": None}
+        if job.status == "failed":
+            out["message"] = f"The computation failed: {job.error}" if show_cause else NOT_AVAILABLE
+        if not show_cause:
+            out["error"] = NOT_AVAILABLE if job.status == "failed" else None
+            if job.status in ("queued", "failed"):  # "retrying in 10 s after: <error>", ...
+                out["stage"] = "failed" if job.status == "failed" else "queued: waiting for a worker"
+        return out
+
 
 def figure_views(puzzle: Puzzle) -> list[FigureView]:
     views = []
@@ -53,10 +75,26 @@ def figure_views(puzzle: Puzzle) -> list[FigureView]:
         if art is None:
             job = db.session.scalar(sa.select(Job).where(Job.puzzle_id == puzzle.id, Job.figure_key == fig.key)
                                     .order_by(Job.id.desc()).limit(1))
-        views.append(FigureView(fig.key, fig.title, art.figure if art else None,
-                                art.version if art else None, art.computed_at if art else None,
-                                art.provenance if art else None, job))
+        figure, provenance = _without_server_paths(art.figure, art.provenance) if art else (None, None)
+        views.append(FigureView(fig.key, fig.title, figure, art.version if art else None,
+                                art.computed_at if art else None, provenance, job))
     return views
+
+
+def _without_server_paths(figure: dict | None, provenance: dict | None
+                          ) -> tuple[dict | None, dict | None]:
+    """Artifacts computed before local models were named models:<folder> hold the folder's
+    absolute path (provenance, caption, title): shown as models:<folder name> instead."""
+    paths = {str((provenance or {}).get(k) or "") for k in ("model", "resolved_model")}
+    paths = sorted((p for p in paths if p.startswith(("/", "~"))), key=len, reverse=True)
+    if not paths:
+        return figure, provenance
+    blob = json.dumps([figure, provenance])
+    for path in paths:
+        shown = "models:" + PurePath(path.rstrip("/")).name
+        blob = blob.replace(json.dumps(path)[1:-1], json.dumps(shown)[1:-1])
+    figure, provenance = json.loads(blob)
+    return figure, provenance
 
 
 def _distribution(question: Question, truth: object) -> dict | None:

@@ -48,7 +48,8 @@ SPEC = RecipeSpec(
                 "exact closed-form mean/std, before and after centring, and a histogram figure.",
     params=(
         Param("model", "TransformerLens model name or alias (gpt-neo-small, gpt2-small, ...) "
-                       "or a local Hugging Face model directory", text),
+                       "on the site's allow-list, or a local Hugging Face model folder inside "
+                       "MODELS_DIR, written models:<folder>", text),
         Param("matrix", "W_E (token embeddings), W_U (unembedding, one row per token) or W_pos",
               choice("W_E", "W_U", "W_pos"), "W_E"),
         Param("weights", "processed (TransformerLens fold_ln/centring, as HookedTransformer) or raw",

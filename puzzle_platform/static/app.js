@@ -48,8 +48,10 @@
           if (box && f.job) {
             box.innerHTML = "";
             var p = document.createElement("p");
-            p.textContent = "Computing this figure: " + f.job.stage + " (" + f.job.progress + "%, " + f.job.status + ")" +
-              (f.job.error ? ". Failed: " + f.job.error : ".");
+            if (f.job.status === "failed") {  // the message: the cause for mentors, generic otherwise
+              p.className = "error-message"; p.textContent = f.job.message; box.appendChild(p); return;
+            }
+            p.textContent = "Computing this figure: " + f.job.stage + " (" + f.job.progress + "%, " + f.job.status + ").";
             var bar = document.createElement("progress"); bar.max = 100; bar.value = f.job.progress;
             box.appendChild(p); box.appendChild(bar);
           }

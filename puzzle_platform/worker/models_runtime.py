@@ -4,7 +4,12 @@
   Hugging Face cache first and loaded from the cached snapshot folder, so a cached model never
   touches the network. Not cached: fail at once, with one line saying what to do, when offline
   (HF_HUB_OFFLINE) or when a 3-second probe cannot reach the hub; download otherwise.
+- Every reference is checked against the site's model policy first (recipes/sources.py: the
+  hub allow-list, local folders only inside MODELS_DIR), again here because the policy may
+  have changed since the puzzle was saved; a hub model whose weight files exceed MODEL_MAX_GB
+  is refused from the hub's file list, before anything is downloaded.
 - A local directory is booted as is; its revision is a short sha256 of its config and weights.
+  It is named `models:<folder>` in everything shown, never by its absolute path.
 - Only the matrices (W_E, W_U transposed so rows are tokens, W_pos) are kept, not the bridge:
   a fraction of the model's memory, and all a recipe needs. They sit in a per-process LRU
   cache bounded by WORKER_MODEL_CACHE_MB (default 4096), so a second job on the same
@@ -12,6 +17,7 @@
 """
 from __future__ import annotations
 
+import fnmatch
 import gc
 import hashlib
 import importlib.util
@@ -29,6 +35,7 @@ from typing import Mapping
 import torch
 
 from ..recipes import RecipeError
+from ..recipes.sources import ModelPolicy, current_policy
 from .errors import ModelUnavailable
 
 MATRICES = ("W_E", "W_U", "W_pos")
@@ -40,8 +47,8 @@ _HUB_PROBE_TIMEOUT_S = 3.0
 class LoadedModel:
     """A model's embedding matrices (float32, rows = tokens or positions) and where they came from."""
 
-    name: str            # as asked for
-    resolved_name: str   # hub repo id, or the local directory's absolute path
+    name: str            # as asked for (a local folder: models:<folder>)
+    resolved_name: str   # hub repo id, or models:<folder> of a local directory
     revision: str        # hub commit hash, or "sha256:<12 hex>" of a local directory
     weights: str         # "raw" | "processed"
     device: str
@@ -124,17 +131,32 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
     return folder if _has_weights(folder) else None
 
 
-def _download(name: str, repo_id: str, revision: str | None) -> Path:
+def _download(name: str, repo_id: str, revision: str | None, max_bytes: int) -> Path:
+    """Fetch the config, tokenizer and weight files (safetensors when there are, else .bin),
+    refusing first, from the hub's file list, when the weights exceed `max_bytes`."""
     from huggingface_hub import HfApi, snapshot_download
     try:
-        files = HfApi().list_repo_files(repo_id, revision=revision)
-        weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
-        return Path(snapshot_download(repo_id, revision=revision,
-                                      allow_patterns=["*.json", "*.txt", "*.model", *weights]))
+        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True)
+        files = {s.rfilename: s.size or 0 for s in info.siblings or ()}
     except Exception as exc:  # hub errors are many types; all mean "cannot get it"
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelUnavailable(f"model {name!r} ({repo_id}) could not be looked up on the "
+                               f"Hugging Face hub: {_first_line(exc)}") from None
+    weights = "*.safetensors" if any(f.endswith(".safetensors") for f in files) else "*.bin"
+    size = sum(n for f, n in files.items() if fnmatch.fnmatch(f, weights))
+    if size > max_bytes:
+        raise ModelUnavailable(f"model {name!r} ({repo_id}) has {size / 1e9:,.1f} GB of weight "
+                               f"files, over this site's limit of {max_bytes / 1e9:g} GB "
+                               "(MODEL_MAX_GB); nothing was downloaded")
+    try:
+        return Path(snapshot_download(repo_id, revision=revision,
+                                      allow_patterns=["*.json", "*.txt", "*.model", weights]))
+    except Exception as exc:  # hub errors are many types; all mean "cannot get it"
         raise ModelUnavailable(f"model {name!r} ({repo_id}) could not be downloaded from the "
-                               f"Hugging Face hub: {reason}") from None
+                               f"Hugging Face hub: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 _REVISION_MEMO: dict[tuple, str] = {}
@@ -156,21 +178,26 @@ def _dir_revision(folder: Path) -> str:
     return _REVISION_MEMO[key]
 
 
-def locate(name: str, revision: str | None = None) -> tuple[Path, str, str]:
-    """(folder to boot, resolved name, revision) without loading anything; ModelUnavailable if
-    the files are not here and cannot be fetched."""
-    path = Path(name).expanduser()
-    if path.is_dir():
+def locate(name: str, revision: str | None = None,
+           policy: ModelPolicy | None = None) -> tuple[Path, str, str]:
+    """(folder to boot, name to show, revision) without loading anything; ModelUnavailable if
+    the policy (default: the current one) refuses the model, or the files are not here and
+    cannot be fetched."""
+    policy = policy or current_policy()
+    if problem := policy.problem(name):
+        raise ModelUnavailable(problem)
+    if policy.is_local(name):
+        path, shown = policy.local_folder(name), policy.shown_name(name)
+        if path is None or not path.is_dir():
+            raise ModelUnavailable(f"model {name!r}: there is no folder {shown} in the site's "
+                                   "models folder (MODELS_DIR): check the name")
         if revision is not None:
             raise RecipeError(f"revision {revision!r} applies to hub models, not to the local "
                               f"directory {name!r}")
         if not _has_weights(path):
-            raise ModelUnavailable(f"local directory {name!r} has no config.json and weight "
+            raise ModelUnavailable(f"local directory {shown} has no config.json and weight "
                                    f"files: save the model there with save_pretrained()")
-        return path.resolve(), str(path.resolve()), _dir_revision(path.resolve())
-    if name.startswith(("/", ".", "~")) or name.count("/") > 1:
-        raise ModelUnavailable(f"model {name!r} is neither an existing local directory nor a "
-                               f"Hugging Face model id: check the path")
+        return path, shown, _dir_revision(path)
     repo_id = _alias_table().get(name, name)
     folder = _cached_snapshot(repo_id, revision)
     if folder is None:
@@ -181,8 +208,8 @@ def locate(name: str, revision: str | None = None) -> tuple[Path, str, str]:
             raise ModelUnavailable(
                 f"{label} is not in the Hugging Face cache and {why}: pre-download it "
                 f"(hf download {repo_id}) on a machine with internet, set HF_HOME to a cache "
-                f"that has it, or pass a local directory")
-        folder = _download(name, repo_id, revision)
+                f"that has it, or use a local folder (models:<folder>)")
+        folder = _download(name, repo_id, revision, policy.max_bytes)
     return folder, repo_id, folder.name
 
 
@@ -202,7 +229,8 @@ def _tokenizer_for(folder: Path):
             models.WordLevel({"<unk>": 0}, unk_token="<unk>")))
 
 
-def _extract(folder: Path, weights: str, device: str) -> tuple[dict, dict, tuple[str, ...]]:
+def _extract(folder: Path, shown: str, weights: str, device: str
+             ) -> tuple[dict, dict, tuple[str, ...]]:
     """Boot the bridge, optionally process weights, and keep only the embedding matrices."""
     from transformer_lens.model_bridge import TransformerBridge
     from transformers.utils import logging as hf_logging
@@ -217,8 +245,8 @@ def _extract(folder: Path, weights: str, device: str) -> tuple[dict, dict, tuple
             if weights == "processed":
                 bridge.enable_compatibility_mode(disable_warnings=True)
     except (OSError, ValueError, KeyError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelUnavailable(f"{folder} could not be loaded by TransformerLens: {reason}") from None
+        reason = _first_line(exc).replace(str(folder), shown)  # no server paths in messages
+        raise ModelUnavailable(f"{shown} could not be loaded by TransformerLens: {reason}") from None
     finally:
         if bars:
             hf_logging.enable_progress_bar()
@@ -236,7 +264,8 @@ def _extract(folder: Path, weights: str, device: str) -> tuple[dict, dict, tuple
             matrices[name] = t
     del bridge
     gc.collect()
-    notes = tuple(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
+    notes = tuple(dict.fromkeys(str(w.message).splitlines()[0].replace(str(folder), shown)
+                                for w in caught))
     return matrices, missing, notes
 
 
@@ -250,12 +279,14 @@ def _budget_bytes() -> int:
 
 
 def load_model(name_or_dir: str, *, weights: str = "processed", device: str = "auto",
-               revision: str | None = None) -> LoadedModel:
+               revision: str | None = None, policy: ModelPolicy | None = None) -> LoadedModel:
     """The model's embedding matrices, from the warm cache when possible."""
     if weights not in ("raw", "processed"):
         raise RecipeError(f"weights must be raw or processed, got {weights!r}")
     dev = resolve_device(device)
-    folder, resolved, rev = locate(name_or_dir, revision)
+    folder, resolved, rev = locate(name_or_dir, revision, policy)
+    if ModelPolicy.is_local(name_or_dir):
+        name_or_dir = resolved  # models:<folder>, whatever path was written
     key = (str(folder), rev, weights, dev)
     with _lock:
         if key in _cache:
@@ -264,7 +295,7 @@ def load_model(name_or_dir: str, *, weights: str = "processed", device: str = "a
             hit = _cache[key]
             return LoadedModel(name_or_dir, hit.resolved_name, hit.revision, weights, dev,
                                hit.dtype, hit.matrices, hit.missing, hit.load_warnings)
-        matrices, missing, notes = _extract(folder, weights, dev)
+        matrices, missing, notes = _extract(folder, resolved, weights, dev)
         _stats["loads"] += 1
         loaded = LoadedModel(name_or_dir, resolved, rev, weights, dev, "float32",
                              matrices, missing, notes)

@@ -301,7 +301,7 @@ def test_a_job_finishing_while_a_sync_changes_its_figure_does_not_deadlock(app, 
         db.session.commit()
         job_id = job.id
     # the mentor changes the figure's params meanwhile
-    write_puzzle(puzzles_dir, slug="p", figures=figure_toml(model="tiny", weights="raw", bins=50),
+    write_puzzle(puzzles_dir, slug="p", figures=figure_toml(model="models:tiny", weights="raw", bins=50),
                  questions=mean_question())
     reached, done, errors, results = threading.Event(), threading.Event(), [], []
 

@@ -69,19 +69,33 @@ def test_compute_inline_grades_pending_and_matches_brute_force(app, client, auth
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Artifact)) == 2
 
 
-def test_failed_job_shows_reason(app, client, runner, puzzles_dir, tiny_model_dirs, sync, tmp_path):
+def test_failed_job_shows_reason_to_mentors_only(app, client, auth, runner, puzzles_dir,
+                                                 tiny_model_dirs, sync, tmp_path):
     figure_puzzle(puzzles_dir, tiny_model_dirs, neo_model=str(tmp_path / "no-such-model"))
     sync()
     result = runner.invoke(args=["puzzles", "compute", "embeddings", "--inline"])
     assert result.exit_code != 0
     assert "failed" in result.output and "no-such-model" in result.output
     assert "Traceback" not in result.output
+    for who in (None, "scholar"):  # anonymous, then a scholar: the generic line only
+        if who:
+            auth.create_user(who)
+            auth.login(who)
+        page = client.get("/puzzles/embeddings").get_data(as_text=True)
+        assert "Figure not available yet." in page
+        assert "no-such-model" not in page and "The computation failed" not in page
+        progress = client.get("/puzzles/embeddings/progress.json").get_json()
+        neo = next(f for f in progress["figures"] if f["figure"] == "gpt_neo")
+        assert neo["job"]["status"] == "failed" and neo["job"]["error"] == "Figure not available yet."
+        assert "no-such-model" not in str(progress) and "statistics" not in str(progress)
+    auth.logout()
+    auth.create_user("mentor1", role="mentor")
+    auth.login("mentor1")
     page = client.get("/puzzles/embeddings").get_data(as_text=True)
     assert "The computation failed" in page and "no-such-model" in page
     progress = client.get("/puzzles/embeddings/progress.json").get_json()
     neo = next(f for f in progress["figures"] if f["figure"] == "gpt_neo")
     assert neo["job"]["status"] == "failed" and "no-such-model" in neo["job"]["error"]
-    assert "statistics" not in str(progress)
 
 
 def test_compute_unknown_puzzle_is_one_line(runner):

@@ -191,7 +191,7 @@ def spec_toml(p: str) -> str:
 key = "fig"
 title = {s(p[:200])}
 recipe = "embedding_cosine"
-params = {{ model = "tiny", weights = "raw" }}
+params = {{ model = "models:tiny", weights = "raw" }}
 
 [[questions]]
 key = "q_num"

@@ -35,6 +35,12 @@ def no_hub(monkeypatch, tmp_path):
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def bogus_names_allowed(monkeypatch):
+    """The bogus hub names below are on the allow-list, so that the hub's absence is what fails."""
+    monkeypatch.setenv("MODEL_ALLOWLIST", "bogus-org/bogus-model,bogus-org/bogus-model-xyz")
+
+
 def _fails_fast(name: str) -> str:
     start = time.monotonic()
     with pytest.raises(ModelUnavailable) as info:
@@ -51,7 +57,7 @@ def test_offline_flag_fails_fast_with_the_fix(monkeypatch):
     assert text == ("model 'gpt-neo-small' (EleutherAI/gpt-neo-125M) is not in the Hugging Face "
                     "cache and HF_HUB_OFFLINE is set: pre-download it (hf download "
                     "EleutherAI/gpt-neo-125M) on a machine with internet, set HF_HOME to a cache "
-                    "that has it, or pass a local directory")
+                    "that has it, or use a local folder (models:<folder>)")
 
 
 def test_unreachable_hub_fails_fast(no_hub):
@@ -81,8 +87,10 @@ def test_cached_hub_model_loads_offline_by_alias(tiny_model_dirs, tmp_path, monk
     assert tuple(loaded.matrix("W_E").shape) == (300, 32)
 
 
-def test_missing_local_path():
-    assert "neither an existing local directory" in _fails_fast("/nonexistent/model/dir")
+def test_missing_local_path(models_dir):
+    text = _fails_fast(str(models_dir / "nonexistent" / "dir"))
+    assert text == ("model '%s': there is no folder models:nonexistent/dir in the site's models "
+                    "folder (MODELS_DIR): check the name" % (models_dir / "nonexistent" / "dir"))
 
 
 def test_cli_errors_are_one_line_exit_1(monkeypatch):
@@ -110,7 +118,13 @@ def minilm_reference(minilm_dir) -> dict[str, float]:
     return out
 
 
-def test_cli_on_minilm_matches_float64_brute_force(minilm_dir, minilm_reference):
+@pytest.fixture
+def minilm_allowed(minilm_dir, monkeypatch):
+    """MiniLM is installed as a package: its folder becomes MODELS_DIR for these commands."""
+    monkeypatch.setenv("MODELS_DIR", str(minilm_dir.parent))
+
+
+def test_cli_on_minilm_matches_float64_brute_force(minilm_dir, minilm_reference, minilm_allowed):
     args = ["embedding-cosine", "--model", str(minilm_dir), "--weights", "raw", "--device", "cpu",
             "--sample", "2000", "--seed", "1", "--json"]
     result = CliRunner().invoke(stats, args)
@@ -129,7 +143,7 @@ def test_cli_on_minilm_matches_float64_brute_force(minilm_dir, minilm_reference)
     assert json.loads(done.stdout)["statistics"] == s
 
 
-def test_cli_exact_histogram_on_minilm(minilm_dir):
+def test_cli_exact_histogram_on_minilm(minilm_dir, minilm_allowed):
     """Every one of the 931,561,962 ordered pairs counted (about 10 s on 2 CPU cores)."""
     result = CliRunner().invoke(stats, ["embedding-cosine", "--model", str(minilm_dir),
                                         "--device", "cpu", "--center"])

@@ -40,7 +40,7 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     X = loaded.matrix(p["matrix"])
     if p["tokens"] != "all":
         if p["tokens"] > X.shape[0]:
-            raise RecipeError(f"tokens = {p['tokens']} but {p['matrix']} of {p['model']!r} has "
+            raise RecipeError(f"tokens = {p['tokens']} but {p['matrix']} of {loaded.name!r} has "
                               f"only {X.shape[0]} rows")
         X = X[sample_rows(X.shape[0], p["tokens"], p["seed"]).to(X.device)]
 
@@ -78,11 +78,11 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
 
     report(95, "figure")
     n_shown = stats["n"] - (cstats["zero_norm_rows"] if p["center"] else 0)
-    convention = Convention(p["model"], loaded.resolved_name, p["matrix"], p["weights"],
+    convention = Convention(loaded.name, loaded.resolved_name, p["matrix"], p["weights"],
                             p["center"], p["diagonal"], n_shown, sample_tokens)
     figure = histogram_figure(edges, counts, convention)
     provenance = {
-        "model": p["model"], "resolved_model": loaded.resolved_name, "revision": loaded.revision,
+        "model": loaded.name, "resolved_model": loaded.resolved_name, "revision": loaded.revision,
         "weights": p["weights"], "matrix": p["matrix"], "device": loaded.device,
         "dtype": loaded.dtype, "seed": p["seed"], "tokens": p["tokens"],
         "histogram": p["histogram"], "histogram_sample": p["histogram_sample"],
