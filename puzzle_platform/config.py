@@ -188,6 +188,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # delays that double up to LOGIN_MAX_DELAY seconds. Registrations per address per hour.
         "LOGIN_FAILURES_PER_ACCOUNT_ADDRESS": _positive(env, "LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", 5),
         "LOGIN_FAILURES_PER_ACCOUNT": _positive(env, "LOGIN_FAILURES_PER_ACCOUNT", 20),
+        "LOGIN_FAILURES_PER_ADDRESS": _positive(env, "LOGIN_FAILURES_PER_ADDRESS", 100),
         "LOGIN_FAILURE_WINDOW": _positive(env, "LOGIN_FAILURE_WINDOW", 900),
         "LOGIN_MAX_DELAY": _positive(env, "LOGIN_MAX_DELAY", 300),
         "REGISTRATIONS_PER_ADDRESS": _positive(env, "REGISTRATIONS_PER_ADDRESS", 5),

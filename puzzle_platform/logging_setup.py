@@ -76,10 +76,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Plain lines for a person at a terminal (the embedded default)."""
+    """Plain lines for a person at a terminal (the embedded default). A message is one line
+    whatever it quotes (a request path with CR/LF, Flask's "Exception on <path>"): control
+    characters are escaped, so nobody can write a forged line; a traceback follows as usual."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _printable(super().formatMessage(record))
 
 
 def configure_logging(app: Flask) -> None:
@@ -147,6 +152,6 @@ def init_app(app: Flask) -> None:
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
         fields = {"method": request.method, "path": request.path, "status": response.status_code,
                   "duration_ms": duration_ms, "user_id": _user_id(), "request_id": request_id}
-        log.info("%s %s %s %sms user=%s", _printable(request.method), _printable(request.path), response.status_code,
+        log.info("%s %s %s %sms user=%s", request.method, request.path, response.status_code,
                  duration_ms, fields["user_id"] or "-", extra=fields)
         return response

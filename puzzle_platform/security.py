@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -36,12 +37,23 @@ SECURITY_HEADERS = {
 }
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: ids a database column can hold (1 to 2**31 - 1). A larger
+    number names no row and is a 404 here, not an overflow error in the database."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("min", 0)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
     """Headers on every response; trust X-Forwarded-For/-Proto from TRUSTED_PROXY_COUNT proxies.
 
     Behind nginx the socket peer is nginx itself, so without ProxyFix every visitor would
     share one IP and one login limit; with it and no proxy, a client could forge its IP.
     """
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT", 0))
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
@@ -51,6 +63,11 @@ def init_app(app: Flask) -> None:
         """A NUL in a path or query argument names nothing (and PostgreSQL refuses it in text)."""
         if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
             abort(404, "No such page.")
+        # ... nor in a form field or a JSON string: PostgreSQL cannot store it, so say so first.
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and (
+                any("\x00" in v for v in request.form.values())
+                or (request.is_json and b"\\u0000" in request.get_data())):
+            abort(400, "Text may not contain NUL characters.")
 
     @app.after_request
     def _headers(response):

@@ -1,4 +1,5 @@
 """Accounts through the real forms."""
+import pytest
 import sqlalchemy as sa
 
 from puzzle_platform.extensions import db
@@ -46,3 +47,36 @@ def test_login_redirect_is_same_site_only(client, auth):
     r = client.post("/login?next=//evil.example/x", data={
         "csrf_token": csrf_token(client), "username": "erin", "password": "correct horse battery"})
     assert r.status_code == 302 and "evil" not in r.headers["Location"]
+
+
+@pytest.mark.parametrize("field", ["username", "email", "display_name", "password"])
+def test_a_nul_character_in_a_form_field_is_a_400(app, client, field):
+    data = {"csrf_token": csrf_token(client, "/register"), "username": "dee", "display_name": "Dee",
+            "email": "dee@example.org", "password": "violet-kettle-42", "confirm": "violet-kettle-42"}
+    data[field] = data[field][:2] + "\x00" + data[field][2:]
+    r = client.post("/register", data=data)
+    assert r.status_code == 400 and "NUL" in r.get_data(as_text=True)
+    r = client.post("/login", data={"csrf_token": csrf_token(client), "username": "ad\x00a", "password": "x"})
+    assert r.status_code == 400
+
+
+def test_a_nul_in_a_json_string_is_a_400(client):
+    r = client.post("/api/v1/puzzles/x/questions/y/submissions", data='{"value": "1\\u0000"}',
+                    headers={"Content-Type": "application/json", "Authorization": "Bearer nope"})
+    assert r.status_code == 400 and "NUL" in r.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["/profile/sessions/99999999999999999999/revoke", "/profile/tokens/3000000000/revoke",
+                                  "/admin/users/3000000000/role"])
+def test_ids_past_the_integer_range_are_404(client, auth, path):
+    auth.create_user("root", role="admin")
+    auth.login("root")
+    r = client.post(path, data={"csrf_token": csrf_token(client, "/"), "role": "mentor"})
+    assert r.status_code == 404
+
+
+def test_huge_page_numbers_are_clamped(client, auth):
+    auth.create_user("root", role="admin")
+    auth.login("root")
+    for url in ("/admin?page=99999999999999999999999", "/leaderboard?page=99999999999999999999999"):
+        assert client.get(url).status_code == 200

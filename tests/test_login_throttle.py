@@ -265,3 +265,56 @@ def test_next_with_control_characters_is_refused_safely(client, auth, target):
     assert r.status_code == 302
     location = r.headers["Location"]
     assert "evil" not in location and "\r" not in location and "\n" not in location
+
+
+def _app_with_ada(tmp_path, template_db, **config):
+    app = make_app(tmp_path, template_db, **config)
+    with app.app_context():
+        user = User(username="ada", email="ada@example.org", role="scholar", display_name="Ada")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    return app
+
+
+def test_one_address_cannot_spray_passwords_over_many_accounts(tmp_path, template_db):
+    app = _app_with_ada(tmp_path, template_db, LOGIN_FAILURES_PER_ADDRESS=10)
+    spray = _from(app, "203.0.113.50")
+    statuses = [_login(spray, f"user{i}", "Password123!").status_code for i in range(12)]
+    assert statuses == [400] * 10 + [429] * 2
+    # the limit is per address: the owner elsewhere is untouched
+    assert _login(_from(app, "198.51.100.7"), "ada", PASSWORD).status_code == 302
+
+
+def test_a_device_cookie_dies_with_the_password_it_proved(tmp_path, template_db):
+    app = _app_with_ada(tmp_path, template_db, LOGIN_FAILURES_PER_ACCOUNT=2)
+    with _at_window_start():
+        old_browser = _from(app, "198.51.100.7")
+        assert _login(old_browser, "ada", PASSWORD).status_code == 302
+        result = app.test_cli_runner().invoke(args=["users", "set-password", "ada", "--password", "a brand new pass phrase 991"])
+        assert result.exit_code == 0, result.output
+        for i in range(3):  # over the account's ceiling
+            _login(_from(app, f"203.0.113.{i}"), "ada", WRONG)
+        # the cookie from before the change is an unknown browser now: it waits like one
+        replay = _from(app, "192.0.2.1", cookie_of=old_browser)
+        assert _login(replay, "ada", "a brand new pass phrase 991").status_code == 429
+
+
+def test_the_operator_lifts_the_throttle_of_an_account(tmp_path, template_db):
+    app = _app_with_ada(tmp_path, template_db, LOGIN_FAILURES_PER_ACCOUNT=2)
+    with _at_window_start():
+        for i in range(4):
+            _login(_from(app, f"203.0.113.{i}"), "ada", WRONG)
+        assert _login(_from(app, "198.51.100.7"), "ada", PASSWORD).status_code == 429
+        result = app.test_cli_runner().invoke(args=["users", "unlock", "ADA"])
+        assert result.exit_code == 0 and "log-in throttle lifted for ada" in result.output
+        assert _login(_from(app, "198.51.100.7"), "ada", PASSWORD).status_code == 302
+    result = app.test_cli_runner().invoke(args=["users", "unlock", "nobody"])
+    assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_long_password_is_checked_not_crashed(client, auth):
+    long = "correct horse battery staple " * 3
+    assert auth.register("dee", password=long).status_code == 302
+    auth.logout()
+    assert _login(client, "dee", long).status_code == 302

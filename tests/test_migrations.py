@@ -220,3 +220,19 @@ def test_database_made_by_an_early_0001_is_repaired(tmp_path):
 @pytest.mark.services
 def test_postgres_made_by_an_early_0001_is_repaired(pg_url, tmp_path):  # noqa: F811
     _upgrade_from_early_0001(pg_url, tmp_path)
+
+
+def test_the_case_insensitive_username_index_exists_after_upgrading(tmp_path):
+    """SQLite cannot reflect expression indexes: a later batch migration of `users` would drop
+    it without a word. This catches that."""
+    import sqlite3
+
+    db_file = tmp_path / "idx.sqlite3"
+    app = create_app({"TESTING": True, "SECRET_KEY": "s", "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}"})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    with sqlite3.connect(db_file) as conn:
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'uq_users_username_lower'").fetchone()
+    assert sql and "lower(username)" in sql[0] and "UNIQUE" in sql[0].upper()

@@ -255,7 +255,7 @@ def test_cli_set_password_refuses_weak_passwords_and_unknown_users(app, runner, 
     result = runner.invoke(args=["users", "set-password", "ada", "--password", "password1"])
     assert result.exit_code != 0 and "password refused: At least 10 characters." in result.output
     result = runner.invoke(args=["users", "set-password", "nobody", "--password", NEW_PASSWORD])
-    assert result.exit_code != 0 and "no user 'nobody'" in result.output
+    assert result.exit_code != 0 and "No user 'nobody'" in result.output
     assert client.get("/profile").status_code == 200
 
 
@@ -305,3 +305,40 @@ def test_the_same_on_postgres(pg_url, tmp_path, puzzles_dir):  # noqa: F811
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_stolen_session_cannot_block_its_owners_password_change(app, auth):
+    auth.create_user("ada")
+    thief, owner = browser(app), browser(app)
+    for _ in range(6):
+        change_password(thief, current="a wrong guess!!")
+    assert change_password(thief, current="another guess!!").status_code == 429
+    r = change_password(owner)  # the owner's own session has its own count
+    assert r.status_code == 303
+    assert thief.get("/profile").status_code == 401
+
+
+def test_log_out_everywhere_can_revoke_api_tokens_too(app, auth):
+    from tests.helpers import issue_token
+
+    auth.create_user("ada")
+    kept, gone = issue_token(app, "ada", name="kept"), None
+    ada = browser(app)
+    assert post(ada, "/profile/sessions/revoke-all").status_code == 303
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {kept}"}).status_code == 200
+    gone = issue_token(app, "ada", name="stolen")
+    ada = browser(app)
+    r = post(ada, "/profile/sessions/revoke-all", tokens="1")
+    assert r.status_code == 303
+    for token in (kept, gone):
+        assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_cli_set_password_can_revoke_tokens_and_matches_names_in_any_case(app, runner, auth):
+    from tests.helpers import issue_token
+
+    auth.create_user("ada")
+    token = issue_token(app, "ada")
+    r = runner.invoke(args=["users", "set-password", "ADA", "--password", NEW_PASSWORD, "--revoke-tokens"])
+    assert r.exit_code == 0 and "1 API token revoked" in r.output, r.output
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -6,6 +6,9 @@
   at the upgrade: everyone logs in once more.
 - rate_counters.next_at / delay: the per-account login ceiling lets an attempt through only
   after next_at, doubling delay each time.
+- users: a unique index on lower(username), so that two registrations at once cannot create
+  "Dee" and "dee". An existing database holding such a pair stops the upgrade with their
+  names (rename one with SQL, then upgrade again).
 
 Revision ID: 0004
 Revises: 0003
@@ -20,7 +23,17 @@ branch_labels = None
 depends_on = None
 
 
+def _refuse_case_duplicates() -> None:
+    rows = op.get_bind().execute(sa.text(
+        "SELECT lower(username) FROM users GROUP BY lower(username) HAVING count(*) > 1")).scalars().all()
+    if rows:
+        raise RuntimeError("usernames that differ only in case must be renamed before this upgrade: "
+                           + ", ".join(sorted(rows)))
+
+
 def upgrade():
+    _refuse_case_duplicates()
+    op.create_index('uq_users_username_lower', 'users', [sa.text('lower(username)')], unique=True)
     op.create_table('user_sessions',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('user_id', sa.Integer(), nullable=False),
@@ -42,6 +55,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('uq_users_username_lower', table_name='users')
     with op.batch_alter_table('rate_counters', schema=None) as batch_op:
         batch_op.drop_column('delay')
         batch_op.drop_column('next_at')

@@ -15,9 +15,14 @@ like a real one, so the answers tell nothing about which accounts exist. Two cou
   account's device cookie wait a delay that doubles with every attempt (1 s, 2 s, 4 s, ... up
   to LOGIN_MAX_DELAY). Browsers that logged in before never wait for it, so an attacker
   spreading guesses over many addresses slows down to a trickle, while the owner still logs
-  in from their own browser.
+  in from their own browser;
+- per address, over all accounts: LOGIN_FAILURES_PER_ADDRESS attempts per window (browsers
+  with a device cookie aside), so one address cannot spray a few passwords over every
+  account, nor make the server hash passwords without end.
 
-A successful login forgets its source's failures and gives the browser the device cookie.
+A successful login takes its own attempt back, forgets its source's failures and gives the
+browser the device cookie. The cookie is bound to the account's password: after a password
+change the cookies issued before are worth nothing.
 """
 from __future__ import annotations
 
@@ -34,7 +39,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..extensions import db
 from ..models import RateCounter, User
 from ..timeutil import utcnow
-from .ratelimit import forget, hit_many, window_start
+from .accounts import find_account
+from .ratelimit import dialect_insert, forget, hit_many, take_back, window_start
 
 DEVICE_COOKIE = "login_device"
 DEVICE_DAYS = 365
@@ -49,6 +55,7 @@ class Gate:
     wait: int | None
     pair_key: str
     account_key: str
+    address_key: str | None  # None: a known browser, not counted per address
     counted_ceiling: bool
 
 
@@ -56,32 +63,31 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def find_account(name: str) -> User | None:
-    """The account a typed name means: its username or its email, in any case."""
-    name = name.strip().lower()
-    return db.session.scalar(sa.select(User).where(
-        sa.or_(sa.func.lower(User.username) == name, User.email == name)))
-
-
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
 
 
+def _password_mark(user: User) -> str:
+    """Changes whenever the password does: binds device cookies to the password they proved."""
+    return _digest(user.password_hash)[:16]
+
+
 def _device_of(user: User | None) -> str | None:
-    """The nonce of this browser's device cookie if it was issued by a login to `user`."""
+    """The nonce of this browser's device cookie if a login to `user`, with the password the
+    account has now, issued it."""
     raw = request.cookies.get(DEVICE_COOKIE)
     if user is None or not raw:
         return None
     try:
-        user_id, nonce = _serializer().loads(raw, max_age=DEVICE_DAYS * 86400)
+        user_id, nonce, mark = _serializer().loads(raw, max_age=DEVICE_DAYS * 86400)
     except (BadSignature, ValueError, TypeError):
         return None
-    return str(nonce) if user_id == user.id else None
+    return str(nonce) if user_id == user.id and mark == _password_mark(user) else None
 
 
 def remember_device(response: Response, user: User) -> Response:
     """Mark this browser as one `user` logged in from (after a successful login)."""
-    value = _serializer().dumps([user.id, secrets.token_urlsafe(12)])
+    value = _serializer().dumps([user.id, secrets.token_urlsafe(12), _password_mark(user)])
     response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_DAYS * 86400, path="/login", httponly=True,
                         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), samesite="Lax")
     return response
@@ -96,10 +102,7 @@ def _ceiling_upsert() -> sa.Insert:
     PostgreSQL and SQLite; a refused attempt returns no row and changes nothing."""
     dialect = db.session.get_bind().dialect.name
     if dialect not in _CEILINGS:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = dialect_insert()
         t = RateCounter.__table__
         over = t.c.count + 1 > sa.bindparam("ceiling")
         grown = sa.case((t.c.delay == 0, 1), (t.c.delay * 2 > sa.bindparam("cap"), sa.bindparam("cap")),
@@ -129,10 +132,15 @@ def open_gate(name: str) -> Gate:
     user = find_account(name)
     account = f"u{user.id}" if user is not None else "n" + _digest(name.strip().lower())
     device = _device_of(user)
-    source = f"d{_digest(device)}" if device else "a" + _digest(request.remote_addr or "unknown")
+    address = "a" + _digest(request.remote_addr or "unknown")
+    source = f"d{_digest(device)}" if device else address
     pair_key, account_key = f"login:{account}:{source}", f"login:{account}"
+    address_key = None if device else f"login:{address}"
     now = utcnow()
-    wait = hit_many([(pair_key, int(cfg["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]))], window, now)
+    limits = [(pair_key, int(cfg["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]))]
+    if address_key:
+        limits.append((address_key, int(cfg["LOGIN_FAILURES_PER_ADDRESS"])))
+    wait = hit_many(limits, window, now)
     counted = False
     if wait is None and device is None:
         start, epoch = window_start(now, window), math.floor(now.timestamp())
@@ -143,7 +151,7 @@ def open_gate(name: str) -> Gate:
         if row is None:
             wait = _ceiling_wait(account_key, start, epoch)
     db.session.commit()  # the count is kept before any password is checked
-    return Gate(user, wait, pair_key, account_key, counted)
+    return Gate(user, wait, pair_key, account_key, address_key, counted)
 
 
 def login_succeeded(gate: Gate) -> None:
@@ -151,11 +159,19 @@ def login_succeeded(gate: Gate) -> None:
     account's count (the failures of other sources stay)."""
     window = int(current_app.config["LOGIN_FAILURE_WINDOW"])
     forget(gate.pair_key, window)
+    if gate.address_key:
+        take_back(gate.address_key, window)
     if gate.counted_ceiling:
-        t = RateCounter.__table__
-        db.session.execute(sa.update(t).where(t.c.key == gate.account_key,
-                                              t.c.window_start == window_start(utcnow(), window),
-                                              t.c.count > 0).values(count=t.c.count - 1))
+        take_back(gate.account_key, window)
+
+
+def unlock(user: User) -> int:
+    """Forget every login count of `user`'s account (the operator's `users unlock`): its
+    ceiling, its delays and its per-source counts; how many counters were dropped."""
+    t = RateCounter.__table__
+    prefix = f"login:u{user.id}"
+    result = db.session.execute(sa.delete(t).where(sa.or_(t.c.key == prefix, t.c.key.startswith(prefix + ":"))))
+    return result.rowcount or 0
 
 
 def throttled_message(retry_after: int) -> str:

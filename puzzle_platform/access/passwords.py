@@ -8,6 +8,7 @@ from zxcvbn import zxcvbn
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
+ZXCVBN_LENGTH = 72
 MIN_SCORE = 3  # zxcvbn's 0-4 scale: 3 is "safely unguessable: moderate protection from offline attacks"
 
 
@@ -24,8 +25,10 @@ def password_problem(password: str, user_inputs: list[str] | tuple[str, ...] = (
     for text in inputs:
         if len(text) >= 3 and text.lower() in lowered:
             return "The password must not contain your username or email."
-    # zxcvbn's matching is quadratic in the length; its first 72 characters decide.
-    result = zxcvbn(password, user_inputs=inputs + [p for s in inputs for p in s.split("@")])
+    # zxcvbn's matching is quadratic in the length and it refuses more than 72 characters:
+    # the first 72 decide (a longer password only adds to them).
+    result = zxcvbn(password[:ZXCVBN_LENGTH], user_inputs=inputs + [p for s in inputs for p in s.split("@")],
+                    max_length=ZXCVBN_LENGTH)
     if result["score"] >= MIN_SCORE:
         return None
     feedback = result.get("feedback") or {}

@@ -28,15 +28,21 @@ def window_start(now: datetime, seconds: int) -> datetime:
 _UPSERTS: dict[str, sa.Insert] = {}
 
 
+def dialect_insert():
+    """The `insert` of this database's dialect (both have ON CONFLICT DO UPDATE)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def _upsert() -> sa.Insert:
     """The counting statement, built once per dialect with bound parameters (so it is
     compiled once and cached; several keys run as one statement through executemany)."""
     dialect = db.session.get_bind().dialect.name
     if dialect not in _UPSERTS:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = dialect_insert()
         table = RateCounter.__table__
         stmt = insert(table).values(key=sa.bindparam("k"), window_start=sa.bindparam("w", type_=table.c.window_start.type),
                                     count=1)
@@ -65,6 +71,13 @@ def hit(key: str, limit: int, per_seconds: int, now: datetime | None = None) -> 
     """Count one event for `key` and commit it (the count must survive a request that fails
     later); None if allowed, else the seconds until the window resets."""
     return hit_many([(key, limit)], per_seconds, now, commit=True)
+
+
+def take_back(key: str, per_seconds: int, now: datetime | None = None) -> None:
+    """Uncount one event of `key` in the current window (joins the caller's transaction)."""
+    t = RateCounter.__table__
+    db.session.execute(sa.update(t).where(t.c.key == key, t.c.window_start == window_start(now or utcnow(), per_seconds),
+                                          t.c.count > 0).values(count=t.c.count - 1))
 
 
 def forget(key: str, per_seconds: int, now: datetime | None = None) -> None:

@@ -118,3 +118,10 @@ def count_request(submission: bool) -> None:
         api_abort(429, f"Rate limit: at most {per['requests']} requests and {per['submissions']} "
                        f"submissions per minute per token, {per['user_submissions']} submissions "
                        f"per minute per user; retry in {retry} s.", {"Retry-After": str(retry)})
+
+
+def revoke_all_tokens(user_id: int) -> int:
+    """Revoke every live API token of a user (joins the caller's transaction); how many."""
+    result = db.session.execute(sa.update(_TOKENS).where(_TOKENS.c.user_id == user_id, _TOKENS.c.revoked_at.is_(None))
+                                .values(revoked_at=utcnow()))
+    return result.rowcount or 0

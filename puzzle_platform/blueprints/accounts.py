@@ -4,18 +4,16 @@ from __future__ import annotations
 from functools import cache
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..access.accounts import create_account
 from ..access.forms import LoginForm, RegisterForm
 from ..access.login_throttle import (login_succeeded, open_gate, registration_wait, remember_device,
                                      throttled_message)
 from ..access.sessions import end_current, log_in
 from ..errors import error_response
-from ..extensions import db
-from ..models import User
 
 bp = Blueprint("accounts", __name__)
 
@@ -40,19 +38,12 @@ def register():
         if wait is not None:
             return error_response(429, f"Too many registrations from your address; try again in "
                                        f"{-(-wait // 60)} minutes.", {"Retry-After": str(wait)})
-        username = form.username.data.strip()
-        email = form.email.data.strip().lower()
-        clash = db.session.scalar(sa.select(User).where(
-            sa.or_(sa.func.lower(User.username) == username.lower(), User.email == email)))
-        if clash is not None:
+        user = create_account(form.username.data, form.email.data, form.password.data,
+                              display_name=form.display_name.data)
+        if user is None:
             # One answer whichever of the two is taken (see README, Security).
             form.username.errors.append("That username or email cannot be used; choose others.")
         else:
-            user = User(username=username, email=email, display_name=form.display_name.data.strip(),
-                        role="scholar")
-            user.set_password(form.password.data)
-            db.session.add(user)
-            db.session.commit()
             log_in(user)
             flash("Welcome! You are registered and logged in.", "success")
             return redirect(url_for("puzzles.index"))

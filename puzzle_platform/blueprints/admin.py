@@ -35,7 +35,7 @@ def _users(query: str, page: int) -> tuple[list[User], int]:
 
 def _page(status: int = 200, error: str | None = None, models_text: str | None = None):
     query = (request.args.get("q") or "").strip()[:32]
-    page = max(1, request.args.get("page", 1, type=int))
+    page = min(max(1, request.args.get("page", 1, type=int)), 10**6)  # OFFSET stays a small number
     users, total = _users(query, page)
     extra = service.extra_models()
     return render_template(

@@ -14,7 +14,7 @@ Routes (every one needs a login; each acts on the caller's own account only):
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
@@ -22,7 +22,9 @@ from wtforms.validators import DataRequired, Length
 
 from ..access import sessions
 from ..access.forms import PasswordForm
+from ..access.login_throttle import unlock
 from ..access.ratelimit import forget, hit_many
+from ..access.tokens import revoke_all_tokens
 from ..extensions import db
 from ..models import ApiToken
 from ..timeutil import utcnow
@@ -128,12 +130,12 @@ PASSWORD_GUESS_WINDOW = 15 * 60  # seconds
 @login_required
 def change_password():
     """A new password for a known current one; every other session ends and this browser gets
-    a fresh one. Wrong current passwords are counted per user, so a stolen session cannot
-    be used to guess the password (and then lock its owner out)."""
+    a fresh one. Wrong current passwords are counted per session: a stolen session cannot be
+    used to guess the password, nor to block its owner's own change."""
     form = _password_form()
     if not form.validate_on_submit():
         return _page(password_form=form, status=400)
-    key = f"password-change:user:{current_user.id}"
+    key = f"password-change:{current_user.id}:{(sessions.current_hash() or '')[:16]}"
     # Counted (and committed) before the check, like a log-in: parallel guesses cannot slip
     # under the limit, and a blocked guess tells nothing.
     wait = hit_many([(key, PASSWORD_GUESSES)], PASSWORD_GUESS_WINDOW, commit=True)
@@ -151,6 +153,7 @@ def change_password():
     # Every session ends, this browser's too (a copy of its cookie may be what was stolen);
     # this browser then gets a new one. One commit: the password and the revocations together.
     others = max(0, sessions.end_all(user.id, commit=False) - 1)
+    unlock(user)  # the log-in throttle's counts were about the old password
     sessions.log_in(user)
     flash(f"Password changed. You were logged out everywhere else ({others} other "
           f"session{'s' if others != 1 else ''} ended); this browser stays logged in.", "success")
@@ -175,8 +178,12 @@ def revoke_session(session_id: int):
 @bp.post("/profile/sessions/revoke-all")
 @login_required
 def revoke_all_sessions():
+    """Every session ends (this one included); with `tokens`, every API token too: a stolen
+    session may have made one."""
+    tokens = request.form.get("tokens") == "1" and revoke_all_tokens(current_user.id)
     count = sessions.end_all(current_user.id)
     sessions.end_current()
     flash(f"You are logged out everywhere ({count} session{'s' if count != 1 else ''} ended), "
-          "this browser included.", "info")
+          "this browser included" + (f", and {tokens} API token{'s' if tokens != 1 else ''} revoked."
+                                     if tokens is not False else "."), "info")
     return redirect(url_for("accounts.login"), 303)

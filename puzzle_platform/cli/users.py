@@ -1,4 +1,4 @@
-"""`manage.py users create|set-password|set-role|token|ensure-admin`."""
+"""`manage.py users create|set-password|set-role|unlock|token|ensure-admin`."""
 from __future__ import annotations
 
 import secrets
@@ -8,9 +8,12 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..access.accounts import create_account
 from ..access.admin import AdminError, change_role, find_user
+from ..access.login_throttle import unlock
 from ..access.passwords import MIN_PASSWORD, password_problem
 from ..access.sessions import end_all
+from ..access.tokens import revoke_all_tokens
 from ..models import ApiToken, User
 from ..models.user import ROLES
 
@@ -22,6 +25,15 @@ def users() -> None:
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)
+
+
+def _user(username: str) -> User:
+    """The user called USERNAME (any case, as on the web), or a one-line exit."""
+    try:
+        return find_user(username)
+    except AdminError as exc:
+        _fail(str(exc).rstrip("."))
+        raise  # unreachable: _fail raised
 
 
 @users.command("create")
@@ -37,14 +49,8 @@ def create(username: str, email: str, role: str, display_name: str | None, passw
     problem = password_problem(password, [username, email])
     if problem:
         _fail(f"password refused: {problem}")
-    clash = db.session.scalar(sa.select(User).where(
-        sa.or_(sa.func.lower(User.username) == username.lower(), User.email == email.lower())))
-    if clash is not None:
+    if create_account(username, email, password, role=role, display_name=display_name) is None:
         _fail(f"a user with username {username!r} or email {email!r} already exists")
-    user = User(username=username, email=email.lower(), role=role, display_name=display_name or username)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
     click.echo(f"created {role} {username}")
 
 
@@ -52,19 +58,34 @@ def create(username: str, email: str, role: str, display_name: str | None, passw
 @click.argument("username")
 @click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True,
               help=f"At least {MIN_PASSWORD} characters (prompted when omitted).")
+@click.option("--revoke-tokens", is_flag=True, help="Also revoke every API token of the user.")
 @with_appcontext
-def set_password(username: str, password: str) -> None:
-    """Give USERNAME a new password and log them out everywhere (API tokens are kept)."""
-    user = db.session.scalar(sa.select(User).where(User.username == username))
-    if user is None:
-        _fail(f"no user {username!r}")
+def set_password(username: str, password: str, revoke_tokens: bool) -> None:
+    """Give USERNAME a new password and log them out everywhere (API tokens are kept unless
+    --revoke-tokens)."""
+    user = _user(username)
     problem = password_problem(password, [user.username, user.email])
     if problem:
         _fail(f"password refused: {problem}")
     user.set_password(password)
     ended = end_all(user.id, commit=False)
+    revoked = revoke_all_tokens(user.id) if revoke_tokens else 0
+    unlock(user)  # the throttle's counts were about the old password
     db.session.commit()
-    click.echo(f"password changed for {username}; {ended} session{'s' if ended != 1 else ''} logged out")
+    click.echo(f"password changed for {user.username}; {ended} session{'s' if ended != 1 else ''} logged out"
+               + (f"; {revoked} API token{'s' if revoked != 1 else ''} revoked" if revoke_tokens else ""))
+
+
+@users.command("unlock")
+@click.argument("username")
+@with_appcontext
+def unlock_command(username: str) -> None:
+    """Lift the log-in throttle of USERNAME's account (its ceiling, delays and counts), e.g.
+    for an owner kept out of a new browser during an attack."""
+    user = _user(username)
+    dropped = unlock(user)
+    db.session.commit()
+    click.echo(f"log-in throttle lifted for {user.username} ({dropped} counter{'s' if dropped != 1 else ''} dropped)")
 
 
 @users.command("token")
@@ -75,9 +96,7 @@ def set_password(username: str, password: str) -> None:
 @with_appcontext
 def token(username: str, name: str, days: int | None) -> None:
     """Print a new API token for USERNAME (shown once; only its hash is stored)."""
-    user = db.session.scalar(sa.select(User).where(User.username == username))
-    if user is None:
-        _fail(f"no user {username!r}")
+    user = _user(username)
     _, plain = ApiToken.issue(user, name, days)
     db.session.commit()
     click.echo(plain)
@@ -104,8 +123,8 @@ def ensure_admin() -> None:
 @with_appcontext
 def set_role(username: str, role: str) -> None:
     """Give USERNAME the ROLE scholar, mentor or admin (never taking it from the last admin)."""
+    user = _user(username)
     try:
-        user = find_user(username)
         old = change_role(user, role)
     except AdminError as exc:
         _fail(str(exc).rstrip("."))

@@ -18,7 +18,12 @@ ROLES = ("scholar", "mentor", "admin")
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (sa.CheckConstraint("role IN ('scholar','mentor','admin')", name="role"),)
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('scholar','mentor','admin')", name="role"),
+        # Usernames are unique in any case ("Dee" and "dee" are one name), even for two
+        # registrations in the same instant.
+        sa.Index("uq_users_username_lower", sa.func.lower(sa.column("username")), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(32), unique=True)

@@ -66,3 +66,35 @@ def test_parallel_guesses_from_many_addresses_stop_at_the_ceiling(app, auth, mon
     # ten under the ceiling, then the eleventh (its delay not started yet), then nothing
     assert len(checks) == 11
     assert sorted(statuses) == [400] * 11 + [429] * 19
+
+
+def test_parallel_registrations_of_one_name_in_any_case_make_one_account(app):
+    import sqlalchemy as sa
+
+    from puzzle_platform.extensions import db
+
+    app.config["REGISTRATIONS_PER_ADDRESS"] = 100
+    statuses, lock = [], threading.Lock()
+    variants = ["Dee", "dee", "DEE", "dEe", "deE", "DeE"]
+    barrier = threading.Barrier(len(variants) * 2)
+
+    def register(username: str, email: str) -> None:
+        client = app.test_client()
+        token = csrf_token(client, "/register")
+        barrier.wait()
+        r = client.post("/register", data={"csrf_token": token, "username": username, "display_name": "D",
+                                           "email": email, "password": "violet-kettle-42",
+                                           "confirm": "violet-kettle-42"})
+        with lock:
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=register, args=(name, f"{i}@example.org")) for i, name in enumerate(variants)]
+    threads += [threading.Thread(target=register, args=(f"same{i}", "same@example.org")) for i in range(len(variants))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(statuses) == [302] * 2 + [400] * (len(threads) - 2)  # never a 500
+    with app.app_context():
+        names = db.session.scalars(sa.select(User.username)).all()
+        assert sum(n.lower() == "dee" for n in names) == 1 and sum(n.startswith("same") for n in names) == 1
