@@ -161,3 +161,39 @@ def tiny_model_dirs(tmp_path_factory) -> dict[str, Path]:
     for name, model in models.items():
         model.save_pretrained(base / name)
     return {name: base / name for name in models}
+
+
+WORDS = ("the cat sat on mat a dog king man woman queen paris france is capital of rome italy "
+         "berlin germany big small red blue when mary and john went to store gave drink").split()
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Random tiny GPT-2 and GPT-Neo with a word-level tokenizer saved beside the weights
+    (BOS "<bos>" = 0, pad "<pad>" = 1, unknown "<unk>" = 2, then WORDS), for recipes that read
+    text. Under MODELS_DIR (the session's temp folder): refer to them as models:<folder>."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoConfig, GPTNeoForCausalLM, PreTrainedTokenizerFast
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    torch.manual_seed(1)
+    vocab = {"<bos>": 0, "<pad>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<bos>", pad_token="<pad>",
+                                   unk_token="<unk>")
+    special = {"bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 1}
+    built = {
+        "text_gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=64, n_embd=32, n_layer=2, n_head=4,
+                                                n_positions=64, **special)),
+        "text_neo": GPTNeoForCausalLM(GPTNeoConfig(
+            vocab_size=64, hidden_size=32, num_layers=2, num_heads=4, window_size=16,
+            attention_types=[[["global", "local"], 1]], max_position_embeddings=64, **special)),
+    }
+    base = tmp_path_factory.mktemp("tiny_text_models")
+    for name, model in built.items():
+        model.save_pretrained(base / name)
+        fast.save_pretrained(base / name)
+    return {name: base / name for name in built}

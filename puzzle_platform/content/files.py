@@ -20,6 +20,7 @@ from graders import GraderParamsError, UnknownGrader, get_grader
 from ..markdown import MAX_MARKDOWN_CHARS
 from ..models.puzzle import QUESTION_KINDS, QUESTION_MODES
 from ..recipes import RecipeError, get_recipe
+from ..recipes._inputs import inline_prompts_file
 from ..recipes.sources import model_problem
 from ..timeutil import parse_utc
 
@@ -112,14 +113,15 @@ def _entry(raw: object, where: str, allowed: set[str]) -> str:
     return _key(raw, where)
 
 
-def _figure(raw: dict, index: int) -> FigureSpec:
+def _figure(raw: dict, index: int, folder: Path | None) -> FigureSpec:
+    """One figure; `folder` (a puzzle folder on disk) is where its prompts_file is read."""
     key = _entry(raw, f"figures[{index}]", FIGURE_KEYS)
     if not isinstance(raw.get("params") or {}, dict):
         raise ValueError(f"figure {key!r}: params must be a table, e.g. {{ model = \"gpt2-small\" }}")
     try:
         recipe = get_recipe(str(raw.get("recipe", "")))
-        params = recipe.validate_params(dict(raw.get("params") or {}))
-    except RecipeError as exc:
+        params = recipe.validate_params(inline_prompts_file(raw.get("params") or {}, folder))
+    except (RecipeError, ValueError) as exc:
         raise ValueError(f"figure {key!r}: {exc}") from None
     if problem := figure_model_problem(recipe.name, params):
         raise ValueError(f"figure {key!r}: {problem}")
@@ -260,7 +262,7 @@ def _markdown(folder: Path, name: str) -> str:
 
 
 def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, answer_md: str,
-                    folder: Path) -> PuzzleSpec:
+                    folder: Path, on_disk: bool = False) -> PuzzleSpec:
     """Validate a puzzle.toml table plus its Markdown into a PuzzleSpec; ValueError(reason).
 
     The one validation of a puzzle: the folder loader and the mentors' web form both call it,
@@ -292,7 +294,7 @@ def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, an
             raise ValueError(f"{name}: {exc}") from None
     if not times["release_at"] <= times["deadline_at"] <= times["reveal_at"]:
         raise ValueError("schedule must satisfy release_at <= deadline_at <= reveal_at")
-    figures = [_figure(f, i) for i, f in enumerate(data.get("figures") or [])]
+    figures = [_figure(f, i, folder if on_disk else None) for i, f in enumerate(data.get("figures") or [])]
     fig_map = {f.key: f for f in figures}
     if len(fig_map) != len(figures):
         raise ValueError("figure keys must be unique")
@@ -320,7 +322,7 @@ def load_puzzle(folder: Path) -> PuzzleSpec:
         raise PuzzleFileError(toml_path, f"not valid TOML: {exc}") from None
     try:
         spec = spec_from_table(data, number=int(match.group(1)), slug=match.group(2),
-                               statement_md="", answer_md="", folder=folder)
+                               statement_md="", answer_md="", folder=folder, on_disk=True)
     except ValueError as exc:
         raise PuzzleFileError(toml_path, str(exc)) from None
     spec.statement_md = _markdown(folder, "statement.md")

@@ -40,6 +40,10 @@ class RecipeSpec:
     runner: str  # "module.path:function", resolved only inside the worker
     check: Callable[[dict, Mapping[str, Any]], None] = lambda params, raw: None
     keys: Callable[[dict], frozenset[str]] = lambda params: frozenset()
+    # (statistic name or pattern such as "L{l}.H{h}.prev_token", its exact definition): shown
+    # by `manage.py recipes show`, the mentor form and the README
+    statistics: tuple[tuple[str, str], ...] = ()
+    figure: str = ""  # what the figure shows, one line
     param_doc: Mapping[str, str] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 
@@ -70,6 +70,28 @@ class LoadedModel:
         storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
                     for t in self.matrices.values()}
         return sum(storages.values())
+
+
+@dataclass(frozen=True)
+class LoadedBridge:
+    """A whole model booted through TransformerLens (hooks, run_with_cache, cfg, tokenizer),
+    for the recipes that run it; named like LoadedModel."""
+
+    name: str
+    resolved_name: str
+    revision: str
+    weights: str
+    device: str
+    dtype: str
+    bridge: Any  # transformer_lens.model_bridge.TransformerBridge
+    load_warnings: tuple[str, ...] = ()
+
+    @property
+    def nbytes(self) -> int:
+        seen: dict[int, int] = {}
+        for t in list(self.bridge.parameters()) + list(self.bridge.buffers()):
+            seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return sum(seen.values())
 
 
 def resolve_device(device: str) -> str:
@@ -229,9 +251,9 @@ def _tokenizer_for(folder: Path):
             models.WordLevel({"<unk>": 0}, unk_token="<unk>")))
 
 
-def _extract(folder: Path, shown: str, weights: str, device: str
-             ) -> tuple[dict, dict, tuple[str, ...]]:
-    """Boot the bridge, optionally process weights, and keep only the embedding matrices."""
+def _boot(folder: Path, shown: str, weights: str, device: str) -> tuple[Any, tuple[str, ...]]:
+    """Boot the TransformerBridge (processed weights: HookedTransformer's compatibility mode,
+    with its hook names) and the load warnings, paths replaced by the name shown."""
     from transformer_lens.model_bridge import TransformerBridge
     from transformers.utils import logging as hf_logging
 
@@ -250,6 +272,16 @@ def _extract(folder: Path, shown: str, weights: str, device: str
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+    bridge.eval()
+    notes = tuple(dict.fromkeys(str(w.message).splitlines()[0].replace(str(folder), shown)
+                                for w in caught))
+    return bridge, notes
+
+
+def _extract(folder: Path, shown: str, weights: str, device: str
+             ) -> tuple[dict, dict, tuple[str, ...]]:
+    """Boot the bridge, optionally process weights, and keep only the embedding matrices."""
+    bridge, notes = _boot(folder, shown, weights, device)
     matrices, missing = {}, {}
     with torch.no_grad():
         for name in MATRICES:
@@ -264,13 +296,11 @@ def _extract(folder: Path, shown: str, weights: str, device: str
             matrices[name] = t
     del bridge
     gc.collect()
-    notes = tuple(dict.fromkeys(str(w.message).splitlines()[0].replace(str(folder), shown)
-                                for w in caught))
     return matrices, missing, notes
 
 
 _lock = threading.Lock()
-_cache: OrderedDict[tuple, LoadedModel] = OrderedDict()
+_cache: OrderedDict[tuple, LoadedModel | LoadedBridge] = OrderedDict()
 _stats = {"loads": 0, "hits": 0}
 
 
@@ -299,12 +329,43 @@ def load_model(name_or_dir: str, *, weights: str = "processed", device: str = "a
         _stats["loads"] += 1
         loaded = LoadedModel(name_or_dir, resolved, rev, weights, dev, "float32",
                              matrices, missing, notes)
-        budget = _budget_bytes()
-        if loaded.nbytes <= budget:
-            _cache[key] = loaded
-            while sum(m.nbytes for m in _cache.values()) > budget:
-                _cache.popitem(last=False)
+        _remember(key, loaded)
         return loaded
+
+
+def load_bridge(name_or_dir: str, *, weights: str = "processed", device: str = "auto",
+                revision: str | None = None, policy: ModelPolicy | None = None) -> LoadedBridge:
+    """The whole model, booted once per worker (the warm cache holds it within
+    WORKER_MODEL_CACHE_MB, beside the embedding matrices of load_model)."""
+    if weights not in ("raw", "processed"):
+        raise RecipeError(f"weights must be raw or processed, got {weights!r}")
+    dev = resolve_device(device)
+    folder, resolved, rev = locate(name_or_dir, revision, policy)
+    if ModelPolicy.is_local(name_or_dir):
+        name_or_dir = resolved
+    key = ("bridge", str(folder), rev, weights, dev)
+    with _lock:
+        if key in _cache:
+            _stats["hits"] += 1
+            _cache.move_to_end(key)
+            hit = _cache[key]
+            return LoadedBridge(name_or_dir, hit.resolved_name, hit.revision, weights, dev, hit.dtype,
+                                hit.bridge, hit.load_warnings)
+        bridge, notes = _boot(folder, resolved, weights, dev)
+        _stats["loads"] += 1
+        loaded = LoadedBridge(name_or_dir, resolved, rev, weights, dev, "float32", bridge, notes)
+        _remember(key, loaded)
+        return loaded
+
+
+def _remember(key: tuple, loaded: Any) -> None:
+    """Keep `loaded` warm unless it alone is over the budget; drop the oldest beyond it.
+    Called with _lock held."""
+    budget = _budget_bytes()
+    if loaded.nbytes <= budget:
+        _cache[key] = loaded
+        while sum(m.nbytes for m in _cache.values()) > budget:
+            _cache.popitem(last=False)
 
 
 def cache_info() -> dict:
