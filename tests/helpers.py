@@ -286,3 +286,22 @@ def _alive(pid: int) -> bool:
 def live_group_members(groups: set[int]) -> list[int]:
     """Processes still alive (zombies, already dead, aside) in any of these process groups."""
     return sorted(p for p, (state, _, pgrp) in _proc_stats().items() if pgrp in groups and state not in "ZX")
+
+
+def counting_password_checks(monkeypatch) -> list[str]:
+    """Count every password check (User.check_password) from any thread: a throttle's promise
+    is about how many checks run, whatever the answers say."""
+    import threading
+
+    from puzzle_platform.models import User
+
+    checks, lock = [], threading.Lock()
+    original = User.check_password
+
+    def counting(self, password):
+        with lock:
+            checks.append(password)
+        return original(self, password)
+
+    monkeypatch.setattr(User, "check_password", counting)
+    return checks

@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from puzzle_platform.extensions import db
 from puzzle_platform.models import RateCounter, User
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import csrf_token, make_app
+from tests.helpers import counting_password_checks, csrf_token, make_app
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong password!"
@@ -39,6 +39,16 @@ def _without_digits(text: str) -> str:
 def _at_window_start():
     """A frozen time one second into a fresh 15-minute window (so no test straddles two)."""
     return freeze_time(utcnow().replace(minute=0, second=1, microsecond=0) + timedelta(hours=1))
+
+
+def _app_with_ada(tmp_path, template_db, **config):
+    app = make_app(tmp_path, template_db, **config)
+    with app.app_context():
+        user = User(username="ada", email="ada@example.org", role="scholar", display_name="Ada")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    return app
 
 
 def test_five_failures_from_one_address_lock_that_address_out_of_that_account(app, client, auth):
@@ -134,12 +144,7 @@ def test_lock_lifts_after_the_window(client, auth):
 
 
 def test_account_ceiling_slows_many_addresses_with_growing_delays(tmp_path, template_db):
-    app = make_app(tmp_path, template_db, LOGIN_FAILURES_PER_ACCOUNT=4, LOGIN_MAX_DELAY=8)
-    with app.app_context():
-        user = User(username="ada", email="ada@example.org", role="scholar", display_name="Ada")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
+    app = _app_with_ada(tmp_path, template_db, LOGIN_FAILURES_PER_ACCOUNT=4, LOGIN_MAX_DELAY=8)
     with _at_window_start() as clock:
         for i in range(4):  # under the ceiling: each new address gets its answer at once
             assert _login(_from(app, f"203.0.113.{i}"), "ada", WRONG).status_code == 400
@@ -155,12 +160,7 @@ def test_account_ceiling_slows_many_addresses_with_growing_delays(tmp_path, temp
 
 
 def test_a_browser_that_logged_in_before_skips_the_ceiling(tmp_path, template_db):
-    app = make_app(tmp_path, template_db, LOGIN_FAILURES_PER_ACCOUNT=3, LOGIN_MAX_DELAY=300)
-    with app.app_context():
-        user = User(username="ada", email="ada@example.org", role="scholar", display_name="Ada")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
+    app = _app_with_ada(tmp_path, template_db, LOGIN_FAILURES_PER_ACCOUNT=3, LOGIN_MAX_DELAY=300)
     with _at_window_start():
         home = _from(app, "198.51.100.7")
         assert _login(home, "ada", PASSWORD).status_code == 302  # the owner, last week
@@ -176,16 +176,8 @@ def test_a_browser_that_logged_in_before_skips_the_ceiling(tmp_path, template_db
 
 def test_parallel_wrong_logins_run_at_most_the_limit_of_password_checks(app, auth, monkeypatch):
     auth.create_user("ada")
-    checks, lock = [], threading.Lock()
-    original = User.check_password
-
-    def counting(self, password):
-        with lock:
-            checks.append(password)
-        return original(self, password)
-
-    monkeypatch.setattr(User, "check_password", counting)
-    statuses, barrier = [], threading.Barrier(12)
+    checks = counting_password_checks(monkeypatch)
+    statuses, lock, barrier = [], threading.Lock(), threading.Barrier(12)
 
     def attempt():
         client = app.test_client()
@@ -266,15 +258,6 @@ def test_next_with_control_characters_is_refused_safely(client, auth, target):
     location = r.headers["Location"]
     assert "evil" not in location and "\r" not in location and "\n" not in location
 
-
-def _app_with_ada(tmp_path, template_db, **config):
-    app = make_app(tmp_path, template_db, **config)
-    with app.app_context():
-        user = User(username="ada", email="ada@example.org", role="scholar", display_name="Ada")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
-    return app
 
 
 def test_one_address_cannot_spray_passwords_over_many_accounts(tmp_path, template_db):

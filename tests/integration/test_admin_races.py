@@ -15,17 +15,9 @@ import sqlalchemy as sa
 from puzzle_platform.extensions import db
 from puzzle_platform.models import User
 from tests.helpers import csrf_token
-from tests.integration.test_grading_races import pause_after
+from tests.integration.test_grading_races import _run, pause_after
 
 pytestmark = pytest.mark.services
-
-
-def _run(threads: list[threading.Thread]) -> None:
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-        assert not t.is_alive()
 
 
 def _admin_client(app, auth, name: str):

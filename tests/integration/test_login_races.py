@@ -10,22 +10,10 @@ from freezegun import freeze_time
 
 from puzzle_platform.models import User
 from puzzle_platform.timeutil import utcnow
-from tests.helpers import csrf_token
+from tests.helpers import counting_password_checks, csrf_token
 
 pytestmark = pytest.mark.services
 
-
-def _counting_checks(monkeypatch) -> list[str]:
-    checks, lock = [], threading.Lock()
-    original = User.check_password
-
-    def counting(self, password):
-        with lock:
-            checks.append(password)
-        return original(self, password)
-
-    monkeypatch.setattr(User, "check_password", counting)
-    return checks
 
 
 def _storm(app, n: int, address_of) -> list[int]:
@@ -51,7 +39,7 @@ def _storm(app, n: int, address_of) -> list[int]:
 
 def test_thirty_parallel_guesses_from_one_address_run_five_checks(app, auth, monkeypatch):
     auth.create_user("ada")
-    checks = _counting_checks(monkeypatch)
+    checks = counting_password_checks(monkeypatch)
     statuses = _storm(app, 30, lambda i: "203.0.113.1")
     assert len(checks) == 5
     assert sorted(statuses) == [400] * 5 + [429] * 25
@@ -60,7 +48,7 @@ def test_thirty_parallel_guesses_from_one_address_run_five_checks(app, auth, mon
 def test_parallel_guesses_from_many_addresses_stop_at_the_ceiling(app, auth, monkeypatch):
     auth.create_user("ada")
     app.config.update(LOGIN_FAILURES_PER_ACCOUNT=10, LOGIN_MAX_DELAY=300)
-    checks = _counting_checks(monkeypatch)
+    checks = counting_password_checks(monkeypatch)
     with freeze_time(utcnow().replace(minute=0, second=1, microsecond=0)):  # one window, no delay passes
         statuses = _storm(app, 30, lambda i: f"203.0.113.{i}")
     # ten under the ceiling, then the eleventh (its delay not started yet), then nothing
