@@ -126,7 +126,7 @@ def _local_recipe(name: str, local: dict[str, LocalRecipe] | None) -> LocalRecip
     return local[name]
 
 
-def _figure(raw: dict, index: int, folder: Path | None,
+def _figure(raw: dict, index: int, folder: Path | None = None,
             local: dict[str, LocalRecipe] | None = None) -> FigureSpec:
     """One figure; `folder` (a puzzle folder on disk) is where its prompts_file is read, and
     `local` its declared puzzle-local recipes (None: not loaded from a folder)."""
