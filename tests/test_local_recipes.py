@@ -55,6 +55,7 @@ def _compute(runner):
 def test_synced_computed_versioned_by_hash_and_regraded(app, client, auth, runner, puzzles_dir, sync):
     folder = local_puzzle(puzzles_dir)
     sync()
+    assert "unchanged" in sync()  # hashing recipe.py is stable
     auth.register("sam")
     resp = client.post(f"/puzzles/{SLUG}/questions/total", data={"csrf_token": csrf_token(client), "value": "15"})
     assert resp.status_code == 303
