@@ -7,6 +7,7 @@ from flask import Flask
 def register_cli(app: Flask) -> None:
     from .grades import grades
     from .puzzles import puzzles
+    from .recipes import recipes  # torch only inside `recipes run`
     from .run import run
     from .users import users
 
@@ -14,6 +15,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(puzzles)
     app.cli.add_command(users)
     app.cli.add_command(run)
+    app.cli.add_command(recipes)
     from .worker import worker
     app.cli.add_command(worker)
     from .stats import stats  # plain click; imports torch only when a command runs

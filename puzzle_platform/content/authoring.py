@@ -26,6 +26,7 @@ from ..grading.refresh import refresh_puzzles
 from ..models import Puzzle, User
 from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
                     figure_model_problem, load_puzzle, spec_from_table)
+from ..recipes.local import is_local
 from .sync import SyncError, sync_puzzles
 from .writer import dump_toml, spec_to_table, write_puzzle_folder
 
@@ -126,7 +127,8 @@ def spec_from_form(form: PuzzleForm) -> PuzzleSpec:
         children = tomllib.loads(form.spec_toml)
     except tomllib.TOMLDecodeError as exc:
         raise AuthoringError(f"questions and figures: not valid TOML: {exc}") from None
-    extra = sorted(set(children) - {"figures", "questions"})
+    # [[recipes]] goes on to the validator, which refuses it with the reason.
+    extra = sorted(set(children) - {"figures", "questions", "recipes"})
     if extra:
         raise AuthoringError(f"questions and figures: only [[figures]] and [[questions]] tables "
                              f"belong here (found {', '.join(extra)}); the other fields have their own inputs")
@@ -166,6 +168,16 @@ def _check_models(spec: PuzzleSpec) -> None:
     for fig in spec.figures:
         if problem := figure_model_problem(fig.recipe, fig.params):
             raise AuthoringError(f"figure {fig.key!r}: {problem}")
+
+
+def _check_no_local(spec: PuzzleSpec, action: str) -> None:
+    """A puzzle with puzzle-local recipes lives in its folder (its recipe.py is not in the
+    database): it cannot be exported or duplicated from the database."""
+    local = sorted({f.recipe for f in spec.figures if is_local(f.recipe)})
+    if local:
+        raise AuthoringError(f"cannot {action} {spec.slug}: its figures use puzzle-local recipes "
+                             f"({', '.join(local)}) whose recipe.py lives only in its folder; copy or "
+                             "edit the folder itself and run `manage.py puzzles sync`")
 
 
 def _save(spec: PuzzleSpec, new_attrs: dict | None = None) -> list[str]:
@@ -209,6 +221,7 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Pu
     except ValueError as exc:
         raise AuthoringError(str(exc)) from None
     spec.folder = Path(f"{spec.number:02d}-{spec.slug}")
+    _check_no_local(spec, "duplicate")
     _check_models(spec)
     _check_unique(spec, None)
     _save(spec, {"origin": "web", "created_by": author.id, "published": False})
@@ -233,6 +246,7 @@ def export_puzzle(puzzle: Puzzle, root: Path) -> Path:
     sync would fail on the duplicate). The written folder is read back and checked.
     """
     spec = spec_from_puzzle(puzzle)
+    _check_no_local(spec, "export")
     _check_models(spec)  # the folder's next sync would refuse it
     name = f"{spec.number:02d}-{spec.slug}"
     if root.is_dir():

@@ -21,6 +21,7 @@ from ..markdown import MAX_MARKDOWN_CHARS
 from ..models.puzzle import QUESTION_KINDS, QUESTION_MODES
 from ..recipes import RecipeError, get_recipe
 from ..recipes._inputs import inline_prompts_file
+from ..recipes.local import LocalRecipe, is_local, local_statistics, read_local_recipes
 from ..recipes.sources import model_problem
 from ..timeutil import parse_utc
 
@@ -28,7 +29,8 @@ FOLDER_RE = re.compile(r"^(\d{1,4})-([a-z0-9][a-z0-9-]{0,78})$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
 MAX_NUMBER = 9999
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-PUZZLE_KEYS = {"title", "summary", "release_at", "deadline_at", "reveal_at", "figures", "questions"}
+PUZZLE_KEYS = {"title", "summary", "release_at", "deadline_at", "reveal_at", "figures", "questions",
+               "recipes"}
 FIGURE_KEYS = {"key", "title", "recipe", "params"}
 QUESTION_KEYS = {"key", "prompt", "kind", "mode", "grader", "grader_params", "points", "max_attempts",
                  "statistic", "truth", "unit", "choices"}
@@ -113,29 +115,57 @@ def _entry(raw: object, where: str, allowed: set[str]) -> str:
     return _key(raw, where)
 
 
-def _figure(raw: dict, index: int, folder: Path | None) -> FigureSpec:
-    """One figure; `folder` (a puzzle folder on disk) is where its prompts_file is read."""
+def _local_recipe(name: str, local: dict[str, LocalRecipe] | None) -> LocalRecipe:
+    if local is None:
+        raise ValueError(f"recipe {name!r} is a puzzle-local recipe (recipe.py in a puzzle folder): "
+                         "it runs only from a folder loaded by `manage.py puzzles sync`, never from "
+                         "the web form")
+    if name not in local:
+        raise ValueError(f"recipe {name!r} is not declared in this puzzle's [[recipes]]"
+                         f" (declared: {', '.join(local) or 'none'})")
+    return local[name]
+
+
+def _figure(raw: dict, index: int, folder: Path | None = None,
+            local: dict[str, LocalRecipe] | None = None) -> FigureSpec:
+    """One figure; `folder` (a puzzle folder on disk) is where its prompts_file is read, and
+    `local` its declared puzzle-local recipes (None: not loaded from a folder)."""
     key = _entry(raw, f"figures[{index}]", FIGURE_KEYS)
     if not isinstance(raw.get("params") or {}, dict):
         raise ValueError(f"figure {key!r}: params must be a table, e.g. {{ model = \"gpt2-small\" }}")
+    name = str(raw.get("recipe", ""))
     try:
-        recipe = get_recipe(str(raw.get("recipe", "")))
-        params = recipe.validate_params(inline_prompts_file(raw.get("params") or {}, folder))
+        if is_local(name):
+            params = _local_recipe(name, local).figure_params(raw.get("params") or {})
+        else:
+            name = get_recipe(name).name
+            params = get_recipe(name).validate_params(inline_prompts_file(raw.get("params") or {}, folder))
     except (RecipeError, ValueError) as exc:
         raise ValueError(f"figure {key!r}: {exc}") from None
-    if problem := figure_model_problem(recipe.name, params):
+    if problem := figure_model_problem(name, params):
         raise ValueError(f"figure {key!r}: {problem}")
     title = str(raw.get("title") or key)
     if len(title) > 200:
         raise ValueError(f"figure {key!r}: title must be at most 200 characters")
-    return FigureSpec(key, title, recipe.name, params)
+    return FigureSpec(key, title, name, params)
 
 
 def figure_model_problem(recipe: str, params: dict) -> str | None:
-    """Why the site's model policy refuses the model a figure names (recipes/sources.py)."""
+    """Why the site's model policy refuses the model a figure names (recipes/sources.py); a
+    local recipe's string parameter named `model` is checked the same way."""
+    if is_local(recipe):
+        model = params.get("model")
+        return model_problem(model) if isinstance(model, str) else None
     if "model" not in get_recipe(recipe).param_doc:
         return None
     return model_problem(params["model"])
+
+
+def statistic_keys(recipe: str, params: dict) -> frozenset[str]:
+    """The statistics a figure of `recipe` with (normalised) `params` produces."""
+    if is_local(recipe):
+        return local_statistics(params)
+    return get_recipe(recipe).statistic_keys(params)
 
 
 def _check_mode(where: str, mode: str, grader: str, params: dict) -> None:
@@ -217,7 +247,7 @@ def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> Question
         if fig_key not in figures:
             raise ValueError(f"{where}: statistic {statistic!r} names no figure of this puzzle "
                              f"(figures: {', '.join(figures) or 'none'})")
-        known = get_recipe(figures[fig_key].recipe).statistic_keys(figures[fig_key].params)
+        known = statistic_keys(figures[fig_key].recipe, figures[fig_key].params)
         if stat not in known:
             raise ValueError(f"{where}: figure {fig_key!r} does not produce {stat!r}; "
                              f"it produces {', '.join(sorted(known))}")
@@ -294,7 +324,15 @@ def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, an
             raise ValueError(f"{name}: {exc}") from None
     if not times["release_at"] <= times["deadline_at"] <= times["reveal_at"]:
         raise ValueError("schedule must satisfy release_at <= deadline_at <= reveal_at")
-    figures = [_figure(f, i, folder if on_disk else None) for i, f in enumerate(data.get("figures") or [])]
+    if on_disk:
+        local = read_local_recipes(data.get("recipes"), folder)
+    elif data.get("recipes") is not None:
+        raise ValueError("[[recipes]] (puzzle-local recipes) are read only from a puzzle folder "
+                         "with its recipe.py (`manage.py puzzles sync`), never from the web form")
+    else:
+        local = None
+    figures = [_figure(f, i, folder if on_disk else None, local)
+               for i, f in enumerate(data.get("figures") or [])]
     fig_map = {f.key: f for f in figures}
     if len(fig_map) != len(figures):
         raise ValueError("figure keys must be unique")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import tomli_w
 
+from ..recipes.local import is_local, recipe_params
 from .files import PuzzleSpec, _figure, _question
 from ..timeutil import iso
 
@@ -48,6 +49,10 @@ def spec_to_table(spec: PuzzleSpec) -> dict:
     """The puzzle.toml table of a spec, defaults left out; loading it gives the same spec."""
     figures = []
     for i, f in enumerate(spec.figures):
+        if is_local(f.recipe):  # shown in the web form as written; saving it there is refused
+            figures.append({"key": f.key, "title": f.title, "recipe": f.recipe,
+                            "params": recipe_params(f.params)})
+            continue
         raw = {"key": f.key, "title": f.title, "recipe": f.recipe, "params": dict(f.params)}
         figures.append(_tidy(raw, "params", lambda t, i=i: _figure(t, i)))
     fig_map = {f.key: f for f in spec.figures}

@@ -137,7 +137,8 @@ def _test_sleep(beat: Heartbeat) -> None:
 def _compute(job: Job, beat: Heartbeat) -> dict:
     from ..worker.run_recipe import run_recipe  # torch lives behind this import
     _test_sleep(beat)
-    return run_recipe(job.params["recipe"], job.params.get("params", {}), progress=beat.progress)
+    return run_recipe(job.params["recipe"], job.params.get("params", {}), progress=beat.progress,
+                      puzzles_dir=current_app.config["PUZZLES_DIR"])  # for puzzle-local recipes
 
 
 def execute_job(job_id: int, me: str | None = None) -> str:

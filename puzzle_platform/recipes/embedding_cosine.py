@@ -42,6 +42,31 @@ def _keys(params: dict) -> frozenset[str]:
     return frozenset(keys)
 
 
+STATISTICS = (
+    ("n", "rows counted: the matrix's rows (or the `tokens` sampled), minus rows of zero length"),
+    ("d_model", "the rows' width"),
+    ("zero_norm_rows", "rows of zero length, dropped from every statistic"),
+    ("mean_cos", "mean of cos(x_i, x_j) over distinct pairs i != j"),
+    ("std_cos", "population standard deviation of cos(x_i, x_j) over distinct pairs i != j"),
+    ("mean_cos_with_diag", "mean of cos(x_i, x_j) over all n^2 pairs (the n self-similarities "
+                           "count, each exactly 1)"),
+    ("std_cos_with_diag", "standard deviation over all n^2 pairs"),
+    ("mean_cos_to_mean", "mean over rows of cos(x_i, m), m the mean row"),
+    ("mean_norm", "mean over rows of |x_i|"),
+    ("norm_of_mean", "|m|, the length of the mean row"),
+    ("norm_ratio", "norm_of_mean / mean_norm"),
+    ("entries_counted", "pairs counted in the histogram (n(n-1), or n^2 with diagonal = true; of "
+                        "the subsample with histogram = \"sample\")"),
+    ("centered_zero_norm_rows", "rows of zero length after subtracting the mean row"),
+    ("centered_<cosine statistic>", "mean_cos, std_cos, mean_cos_with_diag, std_cos_with_diag of "
+                                    "the rows minus their mean m; centered_mean_cos_to_mean is the "
+                                    "mean cos(x_i - m, m) (to the uncentred mean direction)"),
+    ("sample_tokens", "(histogram = \"sample\" only) tokens in the histogram subsample"),
+    ("sample_mean_cos", "(histogram = \"sample\" only) the subsample's mean_cos (centred rows "
+                        "with center = true)"),
+    ("sample_mean_cos_stderr", "(histogram = \"sample\" only) standard error of sample_mean_cos"),
+)
+
 SPEC = RecipeSpec(
     name="embedding_cosine",
     description="Pairwise cosine similarity of a model's embedding rows (tokens or positions): "
@@ -74,4 +99,7 @@ SPEC = RecipeSpec(
     runner=RUNNER,
     check=_check,
     keys=_keys,
+    statistics=STATISTICS,
+    figure="histogram of the pairwise cosines (centred rows with center = true) over fixed edges "
+           "on [-1, 1], every pair or a seeded subsample",
 )

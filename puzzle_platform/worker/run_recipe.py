@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Callable
 
 from ..recipes import RecipeError, get_recipe
+from ..recipes.local import is_local
 
 ProgressFn = Callable[[int, str], None]
 
@@ -18,7 +20,20 @@ def resolve_runner(path: str) -> Callable[..., dict]:
         raise RecipeError(f"recipe runner {path!r} cannot be imported: {exc}") from None
 
 
-def run_recipe(name: str, params: dict, progress: ProgressFn | None = None) -> dict:
-    """The artifact {statistics, histogram, figure, provenance} of recipe `name` on `params`."""
+def run_recipe(name: str, params: dict, progress: ProgressFn | None = None, *,
+               puzzles_dir: str | Path | None = None) -> dict:
+    """The artifact {statistics, histogram, figure, provenance} of recipe `name` on `params`.
+
+    A puzzle-local recipe (`local.*`) runs from its folder under `puzzles_dir` (default: the
+    app's PUZZLES_DIR), with the params its figure stored at sync.
+    """
+    if is_local(name):
+        from .local_recipe import run_local_recipe
+        if puzzles_dir is None:
+            from flask import current_app, has_app_context
+            if not has_app_context():
+                raise RecipeError(f"{name}: a puzzle-local recipe runs only from a puzzle folder")
+            puzzles_dir = current_app.config["PUZZLES_DIR"]
+        return run_local_recipe(name, params, progress, puzzles_dir)
     spec = get_recipe(name)
     return resolve_runner(spec.runner)(spec.validate_params(params), progress)
