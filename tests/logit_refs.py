@@ -100,7 +100,7 @@ def hf_float64(folder: Path, ids: list[int]) -> dict:
         W, b = proj(blk)
         z = seen[f"z{l}"].reshape(n_heads, -1)
         d_head = z.shape[1]
-        heads.append(torch.stack([z[h] @ W[h * d_head:(h + 1) * d_head] for h in range(n_heads)]))
+        heads.append(torch.stack([z[h] @ W[h * d_head:(h + 1) * d_head] for h in range(n_heads)]).detach())
     lm_b = model.lm_head.bias if model.lm_head.bias is not None else torch.zeros(model.lm_head.weight.shape[0], dtype=torch.float64)
     return {"resid": resid, "mids": mids, "embed": embed, "pos": pos, "heads": heads,
             "attn_b": [proj(blk)[1].detach() for blk in blocks],
