@@ -11,9 +11,11 @@ from typing import Mapping
 
 from ._spec import RecipeError, RecipeSpec
 from .embedding_cosine import SPEC as _EMBEDDING_COSINE
+from .logit_attribution import SPEC as _LOGIT_ATTRIBUTION
+from .logit_lens import SPEC as _LOGIT_LENS
 
 RECIPES: Mapping[str, RecipeSpec] = MappingProxyType({
-    spec.name: spec for spec in (_EMBEDDING_COSINE,)
+    spec.name: spec for spec in (_EMBEDDING_COSINE, _LOGIT_LENS, _LOGIT_ATTRIBUTION)
 })
 
 
