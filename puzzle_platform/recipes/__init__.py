@@ -10,10 +10,12 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ._spec import RecipeError, RecipeSpec
+from .activation_stats import SPEC as _ACTIVATION_STATS
+from .attention_heads import SPEC as _ATTENTION_HEADS
 from .embedding_cosine import SPEC as _EMBEDDING_COSINE
 
 RECIPES: Mapping[str, RecipeSpec] = MappingProxyType({
-    spec.name: spec for spec in (_EMBEDDING_COSINE,)
+    spec.name: spec for spec in (_EMBEDDING_COSINE, _ACTIVATION_STATS, _ATTENTION_HEADS)
 })
 
 
