@@ -27,6 +27,10 @@ class NonDeterministic(RuntimeError):
     """Two passes over the same inputs saw different values."""
 
 
+class NoValues(RuntimeError):
+    """The passes yielded no value at all."""
+
+
 def rank_of(percent: int, n: int) -> int:
     """1-based rank ceil(percent * n / 100), at least 1 (integer arithmetic: exact)."""
     return max(1, (percent * n + 99) // 100)
@@ -86,7 +90,7 @@ def stream_stats(make_pass: PassFn, bins: int, percents: dict[str, int],
                  on_pass: Callable[[int], None] | None = None) -> StreamResult:
     """count, mean, std (population), min, max, the exact quantiles `percents` ({name: percent},
     the value of rank ceil(p n / 100)), frac_positive, mean_norm, and a histogram of `bins`
-    fixed bins from min to max. ValueError when there are no values."""
+    fixed bins from min to max. NoValues when there are none."""
     n, mean, m2, positive, norm_sum, rows = 0, 0.0, 0.0, 0, 0.0, 0
     lo, hi = math.inf, -math.inf
     kept: list[torch.Tensor] | None = []
@@ -112,7 +116,7 @@ def stream_stats(make_pass: PassFn, bins: int, percents: dict[str, int],
         norm_sum += float(norms.double().sum())
         rows += norms.numel()
     if n == 0:
-        raise ValueError("no values to count")
+        raise NoValues("no values to count")
     stats = {"count": n, "mean": mean, "std": math.sqrt(max(m2, 0.0) / n), "min": lo, "max": hi,
              "frac_positive": positive / n, "mean_norm": norm_sum / rows if rows else 0.0}
     edges = histogram_edges(lo, hi, bins)

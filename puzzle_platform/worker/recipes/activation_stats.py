@@ -18,17 +18,17 @@ from ...recipes import RecipeError
 from ...recipes.activation_stats import QUANTILES
 from ..inputs import Tokens, batches, build_tokens
 from ..models_runtime import load_bridge
-from ..streaming_stats import NonDeterministic, stream_stats
+from ..streaming_stats import NonDeterministic, NoValues, stream_stats
 from ._common import ProgressFn, provenance, reporter
 
 RECIPE_VERSION = "activation_stats/1"  # bump whenever the maths or conventions change
 QK_HOOKS = ("hook_pattern", "hook_attn_scores")
-LAYOUTS = {
-    "pos": "[batch, pos]: one value per real position",
-    "pos_d": "[batch, pos, d]: every entry at real positions; index picks entry d = index",
-    "pos_head_d": "[batch, pos, head, d]: every entry at real positions; index picks the head",
-    "head_q_k": "[batch, head, query, key]: entries with a real query and key <= query "
-                "(scores the model masks are left out); index picks the head",
+LAYOUTS = {  # what counts, per layout of the hook's tensor (the figure's caption says it)
+    "pos": "[batch, pos]: the value at every real position",
+    "pos_d": "[batch, pos, d]: every entry at real positions",
+    "pos_head_d": "[batch, pos, head, d]: every entry at real positions",
+    "head_q_k": "[batch, head, query, key]: entries with a real query and key <= query, "
+                "less any the model masks",
 }
 
 
@@ -56,8 +56,8 @@ def layout_of(hook: str, act: torch.Tensor) -> str:
 def check_index(hook: str, layout: str, act: torch.Tensor, index: int | None) -> None:
     if index is None:
         return
-    size = {"pos": None, "pos_d": act.shape[-1], "pos_head_d": act.shape[2],
-            "head_q_k": act.shape[1]}[layout]
+    axis = {"pos": None, "pos_d": -1, "pos_head_d": 2, "head_q_k": 1}[layout]
+    size = None if axis is None else act.shape[axis]
     what = "head" if layout in ("pos_head_d", "head_q_k") else "entry of the last dimension"
     if size is None:
         raise RecipeError(f"activation_stats: parameter 'index': hook {hook!r} has one value per "
@@ -161,8 +161,8 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     except NonDeterministic as exc:
         raise RecipeError(f"activation_stats: the model's outputs changed between passes over the "
                           f"same inputs ({exc}); run on the CPU or with deterministic kernels") from None
-    except ValueError:
-        raise RecipeError("activation_stats: no values to count (is index or the input right?)") from None
+    except NoValues:
+        raise RecipeError("activation_stats: the inputs give this hook no values to count") from None
     stats = result.stats
     report(95, "figure")
     what = f"{hook}" + (f", index {index}" if index is not None else "")
