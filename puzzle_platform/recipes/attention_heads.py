@@ -19,13 +19,13 @@ SUMMARIES = ("max", "argmax_layer", "argmax_head", "min", "argmin_layer", "argmi
 HEAD_RE = re.compile(r"^L(0|[1-9][0-9]{0,3})\.H(0|[1-9][0-9]{0,3})$")
 
 
-def head_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) > 4096:
+def head_list(value: Any) -> list[str]:
+    if not isinstance(value, (list, tuple)) or len(value) > 4096:
         raise ValueError('must be an array of heads such as ["L0.H1", "L1.H3"]')
     for item in value:
         if not isinstance(item, str) or not HEAD_RE.match(item):
             raise ValueError(f'each head is written L<layer>.H<head>, e.g. "L1.H3"; got {item!r}'[:160])
-    return tuple(dict.fromkeys(value))
+    return list(dict.fromkeys(value))
 
 
 def head_of(name: str) -> tuple[int, int]:
@@ -47,6 +47,11 @@ def _keys(params: dict) -> frozenset[str]:
         keys |= {f"{score}.{s}" for s in SUMMARIES}
         keys |= {f"{head}.{score}" for head in params["heads"]}
     return frozenset(keys)
+
+
+def _check(params: dict, raw: Mapping[str, Any]) -> None:
+    check_inputs(params, raw)
+    params["heads"] = list(params["heads"])  # the default is a shared tuple; stored as JSON
 
 
 STATISTICS = (
@@ -79,7 +84,7 @@ SPEC = RecipeSpec(
                            "L1.H3.prev_token, ...); the summaries and the figure cover every head",
                   head_list, ())),
     runner=RUNNER,
-    check=lambda params, raw: check_inputs(params, raw),
+    check=_check,
     keys=_keys,
     statistics=STATISTICS,
     figure="one layer x head heatmap per score (plotly subplots), caption with the conventions",
