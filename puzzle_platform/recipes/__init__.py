@@ -10,12 +10,15 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ._spec import RecipeError, RecipeSpec
+from .activation_stats import SPEC as _ACTIVATION_STATS
+from .attention_heads import SPEC as _ATTENTION_HEADS
 from .embedding_cosine import SPEC as _EMBEDDING_COSINE
 from .logit_attribution import SPEC as _LOGIT_ATTRIBUTION
 from .logit_lens import SPEC as _LOGIT_LENS
 
 RECIPES: Mapping[str, RecipeSpec] = MappingProxyType({
-    spec.name: spec for spec in (_EMBEDDING_COSINE, _LOGIT_LENS, _LOGIT_ATTRIBUTION)
+    spec.name: spec for spec in (_EMBEDDING_COSINE, _ACTIVATION_STATS, _ATTENTION_HEADS, _LOGIT_LENS,
+                                 _LOGIT_ATTRIBUTION)
 })
 
 
