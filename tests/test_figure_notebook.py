@@ -65,3 +65,17 @@ def test_after_the_reveal_no_artifact_is_404(app, client, puzzles_dir, sync):
     _puzzle(app, puzzles_dir, sync, with_artifact=False)
     with after_reveal():
         assert client.get(URL).status_code == 404
+
+
+def test_the_generator_is_torch_free():
+    """The web process builds the notebooks: neither the generator nor the route imports torch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; import puzzle_platform.content.notebooks, puzzle_platform.blueprints.puzzles; "
+            "bad = [m for m in ('torch', 'transformer_lens', 'transformers') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
