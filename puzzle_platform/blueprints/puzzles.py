@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user, login_required
 
 from ..access.visibility import viewer_is_mentor, visible_puzzle
 from ..extensions import db
 from ..models import Puzzle
+from ..content.notebooks import build_notebook, notebook_bytes
 from ..content.page import figure_views, question_views
+from ..grading.truth import current_artifact
 from ..access.ratelimit import hit_many
 from ..grading.reveal import ensure_scored
 from ..grading.submissions import Outcome, submit
@@ -73,3 +76,25 @@ def progress(slug: str):
     out = [{"figure": view.key, "ready": view.figure is not None, "job": view.job_status(show_cause)}
            for view in figure_views(puzzle)]
     return jsonify({"figures": out})
+
+
+@bp.get("/puzzles/<slug>/figures/<figure_key>/notebook.ipynb")
+def notebook(slug: str, figure_key: str):
+    """A figure's "reproduce it yourself" notebook: it holds the truth, so before the reveal
+    only mentors get it; anyone else gets the same bare 404 whether the puzzle, the figure or
+    its artifact exists or not."""
+    mentor = viewer_is_mentor()
+    puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
+    if puzzle is None or not (mentor or puzzle.is_revealed()):
+        abort(404)
+    fig = next((f for f in puzzle.figures if f.key == figure_key), None)
+    view = next((v for v in figure_views(puzzle) if v.key == figure_key), None)
+    artifact = current_artifact(puzzle.id, figure_key) if fig is not None else None
+    if fig is None or view is None or artifact is None:
+        abort(404)
+    nb = build_notebook(puzzle_title=f"{puzzle.number}. {puzzle.title}", figure_title=fig.title,
+                        recipe=fig.recipe, params=dict(fig.params or {}),
+                        statistics=dict(artifact.statistics or {}), provenance=dict(view.provenance or {}))
+    name = f"{puzzle.slug}-{fig.key}.ipynb"
+    return Response(notebook_bytes(nb), mimetype="application/x-ipynb+json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

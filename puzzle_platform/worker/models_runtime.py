@@ -41,6 +41,8 @@ from .errors import ModelUnavailable
 MATRICES = ("W_E", "W_U", "W_pos")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _HUB_PROBE_TIMEOUT_S = 3.0
+_SIDE_FILES = ("*.json", "*.txt", "*.model")           # config and tokenizer files fetched
+_WEIGHT_PATTERNS = ("*.safetensors", "*.bin")          # safetensors when the repo has them
 
 
 @dataclass(frozen=True)
@@ -145,12 +147,20 @@ def _has_weights(folder: Path) -> bool:
 
 
 def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
+    """The cached snapshot with what `_download` fetches (config, tokenizer, one kind of weight
+    files), asked for with those patterns: huggingface_hub checks a cached snapshot against the
+    commit's file list and calls it incomplete when any file it was asked for is missing, so
+    without them a README.md never downloaded would make every cached model a miss."""
     from huggingface_hub import snapshot_download
-    try:
-        folder = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
-    except (OSError, ValueError):  # LocalEntryNotFoundError is an OSError
-        return None
-    return folder if _has_weights(folder) else None
+    for weights in _WEIGHT_PATTERNS:
+        try:
+            folder = Path(snapshot_download(repo_id, revision=revision, local_files_only=True,
+                                            allow_patterns=[*_SIDE_FILES, weights]))
+        except (OSError, ValueError):  # LocalEntryNotFoundError is an OSError
+            continue
+        if _has_weights(folder):
+            return folder
+    return None
 
 
 def _download(name: str, repo_id: str, revision: str | None, max_bytes: int) -> Path:
@@ -163,7 +173,7 @@ def _download(name: str, repo_id: str, revision: str | None, max_bytes: int) -> 
     except Exception as exc:  # hub errors are many types; all mean "cannot get it"
         raise ModelUnavailable(f"model {name!r} ({repo_id}) could not be looked up on the "
                                f"Hugging Face hub: {_first_line(exc)}") from None
-    weights = "*.safetensors" if any(f.endswith(".safetensors") for f in files) else "*.bin"
+    weights = _WEIGHT_PATTERNS[0] if any(f.endswith(".safetensors") for f in files) else _WEIGHT_PATTERNS[1]
     size = sum(n for f, n in files.items() if fnmatch.fnmatch(f, weights))
     if size > max_bytes:
         raise ModelUnavailable(f"model {name!r} ({repo_id}) has {size / 1e9:,.1f} GB of weight "
@@ -171,7 +181,7 @@ def _download(name: str, repo_id: str, revision: str | None, max_bytes: int) -> 
                                "(MODEL_MAX_GB); nothing was downloaded")
     try:
         return Path(snapshot_download(repo_id, revision=revision,
-                                      allow_patterns=["*.json", "*.txt", "*.model", weights]))
+                                      allow_patterns=[*_SIDE_FILES, weights]))
     except Exception as exc:  # hub errors are many types; all mean "cannot get it"
         raise ModelUnavailable(f"model {name!r} ({repo_id}) could not be downloaded from the "
                                f"Hugging Face hub: {_first_line(exc)}") from None

@@ -268,6 +268,7 @@ def argument_values(world: World) -> dict[str, list[object]]:
     """Every value the world has for each URL argument name (slugs: puzzles and cohorts)."""
     return {
         "slug": [*PUZZLE_SLUGS, *COHORT_SLUGS], "key": list(QUESTION_KEYS), "username": list(USERNAMES),
+        "figure_key": ["fig"],
         "code": [world.codes[s] for s in COHORT_SLUGS], "user_id": list(world.users.values()),
         "post_id": list(world.posts.values()), "submission_id": list(world.subs.values()),
         "token_id": list(world.token_ids.values()), "session_id": list(world.sessions.values()),

@@ -90,6 +90,13 @@ CASES: list[Case] = [
     Case("GET", "/puzzles/<slug>", "/puzzles/{future}", HIDDEN_FROM_SCHOLARS),
     Case("GET", "/puzzles/<slug>/progress.json", P + "/progress.json", R),
     Case("GET", "/puzzles/<slug>/progress.json", "/puzzles/{future}/progress.json", HIDDEN_FROM_SCHOLARS),
+    # the reproduce-it-yourself notebook holds the truth: mentors only until the reveal
+    Case("GET", "/puzzles/<slug>/figures/<figure_key>/notebook.ipynb", P + "/figures/fig/notebook.ipynb",
+         HIDDEN_FROM_SCHOLARS),
+    Case("GET", "/puzzles/<slug>/figures/<figure_key>/notebook.ipynb",
+         "/puzzles/{revealed}/figures/fig/notebook.ipynb", R),
+    Case("GET", "/puzzles/<slug>/figures/<figure_key>/notebook.ipynb",
+         "/puzzles/{future}/figures/fig/notebook.ipynb", (404, 404, 404, 404)),  # no artifact
     Case("POST", "/puzzles/<slug>/questions/<key>", P + "/questions/mean", (401, 303, 303, 303),
          {"value": "0.3"}),
     Case("POST", "/puzzles/<slug>/questions/<key>", "/puzzles/{future}/questions/lit",

@@ -70,6 +70,7 @@ def test_nothing_secret_before_the_reveal(app, world, role):
     # in HTML and JSON, and other scholars' public data (so their private data was in reach).
     assert any(p.found_by_link for p in pages.values())
     assert pages[f"/puzzles/{LIVE}"].status == 200
+    assert pages[f"/puzzles/{LIVE}/figures/fig/notebook.ipynb"].status == 404  # holds the truth
     assert any(OLGA_DISPLAY in p.body for p in pages.values())
     assert not any(p.url.startswith(SKIP_PREFIXES) for p in pages.values())
     if role == "scholar":
@@ -98,6 +99,8 @@ def test_after_the_reveal_the_scholar_sees_truth_and_answer(app, world):
     with frozen(utcnow() + timedelta(days=3)):
         page = client.get(f"/puzzles/{LIVE}").get_data(as_text=True)
         api = client.get(f"/api/v1/puzzles/{LIVE}", headers=world.bearer("scholar")).get_json()
+        notebook = client.get(f"/puzzles/{LIVE}/figures/fig/notebook.ipynb").get_data(as_text=True)
     assert f"{LIVE_STATS['mean_cos']:.6g}" in page and LIVE_ANSWER in page and LIVE_TEXT_TRUTH in page
     assert api["answer_md"].strip() == LIVE_ANSWER
+    assert repr(LIVE_STATS["mean_cos"]) in notebook and f"/puzzles/{LIVE}/figures/fig/notebook.ipynb" in page
     assert {q["key"]: q["truth"] for q in api["questions"]}["mean"] == LIVE_STATS["mean_cos"]
