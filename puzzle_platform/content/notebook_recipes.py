@@ -6,13 +6,18 @@ notebook's `bridge` (a TransformerBridge, in compatibility mode for processed we
 for recipes that read text, `sequences` (a list of 1-D token-id tensors, unpadded); `figure`
 returns the code of a cell that redraws the figure. The code must stand alone (torch, numpy,
 TransformerLens; plotly where installed), never import puzzle_platform, and follow the
-recipe's exact definitions in the README. A recipe without a template still gets a notebook
-that loads the model and the inputs, with the artifact's values to explore against.
+recipe's exact definitions in the README (the activation recipes' code is in
+notebook_activations.py, the logit recipes' in notebook_logits.py). A recipe without a
+template still gets a notebook that loads the model and the inputs, with the artifact's values
+to explore against.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+from . import notebook_activations as act
+from . import notebook_logits as lg
 
 
 @dataclass(frozen=True)
@@ -112,4 +117,11 @@ TEMPLATES: dict[str, NotebookTemplate] = {
                "`with_diag`); the centred ones use the rows minus their mean, with the uncentred "
                "mean as the reference of `mean_cos_to_mean`. The histogram's own estimates "
                "(`sample_*`) are not recomputed here."),
+    "activation_stats": NotebookTemplate(act.activation_stats_compute, act.activation_stats_figure,
+                                         act.ACTIVATION_METHOD),
+    "attention_heads": NotebookTemplate(act.attention_heads_compute, act.attention_heads_figure,
+                                        act.HEADS_METHOD),
+    "logit_lens": NotebookTemplate(lg.logit_lens_compute, lg.logit_lens_figure, lg.LENS_METHOD),
+    "logit_attribution": NotebookTemplate(lg.logit_attribution_compute, lg.logit_attribution_figure,
+                                          lg.ATTRIBUTION_METHOD),
 }
