@@ -10,10 +10,13 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ._spec import RecipeError, RecipeSpec
+from .ablation import SPEC as _ABLATION
 from .embedding_cosine import SPEC as _EMBEDDING_COSINE
+from .embedding_neighbors import SPEC as _EMBEDDING_NEIGHBORS
+from .weight_spectrum import SPEC as _WEIGHT_SPECTRUM
 
 RECIPES: Mapping[str, RecipeSpec] = MappingProxyType({
-    spec.name: spec for spec in (_EMBEDDING_COSINE,)
+    spec.name: spec for spec in (_EMBEDDING_COSINE, _ABLATION, _WEIGHT_SPECTRUM, _EMBEDDING_NEIGHBORS)
 })
 
 
