@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_registry():
-    assert recipe_names() == ("embedding_cosine",) and RECIPES["embedding_cosine"] is SPEC
-    with pytest.raises(RecipeError, match=r"unknown recipe 'x'; known: embedding_cosine"):
+    assert "embedding_cosine" in recipe_names() == tuple(sorted(RECIPES)) and RECIPES["embedding_cosine"] is SPEC
+    with pytest.raises(RecipeError, match=r"unknown recipe 'x'; known: .*embedding_cosine"):
         get_recipe("x")
     assert SPEC.runner == "puzzle_platform.worker.recipes.embedding_cosine:run"
     assert set(SPEC.param_doc) == {"model", "matrix", "weights", "center", "tokens", "seed",
