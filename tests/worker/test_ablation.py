@@ -220,3 +220,42 @@ def test_components_the_model_lacks_are_refused_by_name(tiny_text_model_dirs, co
     with pytest.raises(RecipeError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         run_recipe("ablation", _params(tiny_text_model_dirs["text_gpt2"], components=[component]))
     assert "\n" not in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def value_bias_dir(tiny_text_model_dirs, tmp_path_factory):
+    """The tiny GPT-2 with non-zero attention biases (q, k and v), tokenizer copied."""
+    import shutil
+    src = tiny_text_model_dirs["text_gpt2"]
+    model = AutoModelForCausalLM.from_pretrained(src)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for block in model.transformer.h:
+            block.attn.c_attn.bias.normal_(0, 3.0)
+    folder = tmp_path_factory.mktemp("value_bias") / "gpt2_bv"
+    model.save_pretrained(folder)
+    for f in src.iterdir():
+        if f.name.startswith("tokenizer"):
+            shutil.copy(f, folder / f.name)
+    return folder
+
+
+def test_processed_weights_keep_the_value_bias_when_a_head_is_zeroed(value_bias_dir):
+    """TransformerLens folds b_V into b_O: zeroing the processed z sets the raw z to b_V."""
+    model = AutoModelForCausalLM.from_pretrained(value_bias_dir, attn_implementation="eager").double().eval()
+    tok = AutoTokenizer.from_pretrained(value_bias_dir)
+    prompts = PROMPTS[:4]
+    ids, lengths = _ids(tok, prompts)
+    d = model.config.hidden_size
+    b_v = {c: model.transformer.h[int(c[1])].attn.c_attn.bias[2 * d:][int(c[-1]) * 8:(int(c[-1]) + 1) * 8]
+           for c in ("L0.H1", "L1.H2")}
+    clean = hf_loss(model, ids, lengths)
+    got = {w: run_recipe("ablation", _params(value_bias_dir, prompts=prompts, weights=w,
+                                             components=["L0.H1", "L1.H2"]))["statistics"]
+           for w in ("raw", "processed")}
+    for c in b_v:
+        raw = hf_loss(model, ids, lengths, [c], lambda n, a, h: torch.zeros_like(a))
+        folded = hf_loss(model, ids, lengths, [c], lambda n, a, h: b_v[n].expand_as(a).clone())
+        assert got["raw"][f"{c}.delta"] == pytest.approx(raw - clean, abs=TOL)
+        assert got["processed"][f"{c}.delta"] == pytest.approx(folded - clean, abs=TOL)
+        assert abs(raw - folded) > 10 * TOL
