@@ -10,8 +10,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from puzzle_platform.recipes import RecipeError, get_recipe
 from puzzle_platform.worker.run_recipe import run_recipe
 
-PROMPTS = ["the cat sat on the mat", "a dog is big", "the king is a big man", "paris is the capital of france",
-           "mary and john went to the store", "when john gave a drink"]
+PROMPTS = ["the cat sat on the mat", "a dog is big", "the king is a big man",
+           "paris is the capital of france", "mary and john went to the store", "when john gave a drink"]
 TOL = 2e-5  # float32 bridge vs float64 reference, nats
 
 
@@ -153,7 +153,8 @@ def test_resample_ablation_patches_the_seeded_partner_at_the_same_positions(tiny
     for c in comps:
         ref = hf_loss(model, ids, lengths, [c], lambda n, a, h: donor[n].clone())
         assert s[f"{c}.loss_ablated"] == pytest.approx(ref, abs=TOL)
-    assert set(s) == {"loss_clean", "positions", *(f"{c}.{k}" for c in comps for k in ("loss_ablated", "delta"))}
+    assert set(s) == {"loss_clean", "positions",
+                      *(f"{c}.{k}" for c in comps for k in ("loss_ablated", "delta"))}
     assert out["provenance"]["seed"] == 11 and out["provenance"]["method"] == "resample"
     again = run_recipe("ablation", _params(tiny_text_model_dirs["text_gpt2"], prompts=None,
                                            random_tokens=spec, components=comps,

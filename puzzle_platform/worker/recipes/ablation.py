@@ -145,7 +145,8 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     clean, count = 0.0, 0
     sums = {n: None for n in names}
     with torch.no_grad():
-        for batch in batches(tokens, p["batch_size"], bridge, loaded.device):  # pass 1: clean loss, and the means' float64 sums
+        # pass 1: the clean loss, and the float64 sums the means need
+        for batch in batches(tokens, p["batch_size"], bridge, loaded.device):
             if method == "mean":
                 logits, cache = bridge.run_with_cache(batch.ids, names_filter=lambda n: n in names)
                 for n in names:
@@ -166,7 +167,8 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
         means = {n: sums[n] / n_real for n in names} if method == "mean" else {}
 
         ablated = {label: 0.0 for label, _ in groups}
-        for batch in batches(tokens, p["batch_size"], bridge, loaded.device):  # pass 2: every ablation of this batch
+        # pass 2: every ablation of each batch
+        for batch in batches(tokens, p["batch_size"], bridge, loaded.device):
             src = _sources(tokens, batch, source, bridge, names) if method == "resample" else None
             for label, group in groups:
                 logits = bridge.run_with_hooks(batch.ids, fwd_hooks=_hooks(group, method, means, src))
@@ -200,5 +202,4 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     return {"statistics": stats, "figure": figure,
             "provenance": provenance(loaded, p, RECIPE_VERSION, tokens, method=method,
                                      components=p["components"], together=p["together"],
-                                     seed=p["seed"],
-                                     hooks=names, caption=caption)}
+                                     seed=p["seed"], hooks=names, caption=caption)}

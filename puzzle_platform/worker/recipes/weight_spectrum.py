@@ -95,9 +95,9 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
             try:
                 M = getattr(loaded.bridge, p["matrix"]).detach().double()
             except Exception as exc:  # the bridge raises various types for absent components
-                raise RecipeError(f"weight_spectrum: model {loaded.name!r} has no {p['matrix']}: "
-                                  f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-                                  ) from None
+                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise RecipeError(f"weight_spectrum: model {loaded.name!r} has no "
+                                  f"{p['matrix']}: {why}") from None
             label = p["matrix"]
         report(50, "singular values")
         stats, values = spectrum_statistics(M, p["top"])
