@@ -117,4 +117,6 @@ status=$?
 
 echo
 "$PY" bench/embedding_stats.py "${@:---full}"
+echo
+"$PY" bench/recipes.py --device cuda --batch 32 --length 256   # the same rows as on CPU
 exit $status

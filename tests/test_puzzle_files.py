@@ -143,3 +143,11 @@ def test_shipped_puzzles_load_and_list(app, runner, tmp_path):
     assert stats["neo_mean_cos"] == "gpt_neo.mean_cos"
     assert stats["neo_centered_mean_cos"] == "gpt_neo.centered_mean_cos"
     assert stats["gpt2_mean_cos"] == "gpt2.mean_cos"
+    # puzzle 2 (attention_heads) and puzzle 3 (ablation, prompts read from prompts.txt)
+    assert stats["induction_max"] == "heads.induction.max"
+    assert stats["prev_token_4_11"] == "heads.L4.H11.prev_token"
+    assert stats["zero_mlp0"] == "zero.L0.mlp.delta" and stats["mean_mlp0"] == "mean.L0.mlp.delta"
+    with app.app_context():
+        from puzzle_platform.models import Figure
+        zero = db.session.scalar(sa.select(Figure).where(Figure.key == "zero"))
+        assert len(zero.params["prompts"]) == 30 and zero.params["prompts_file"] == "prompts.txt"

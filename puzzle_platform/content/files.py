@@ -247,8 +247,9 @@ def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> Question
         if fig_key not in figures:
             raise ValueError(f"{where}: statistic {statistic!r} names no figure of this puzzle "
                              f"(figures: {', '.join(figures) or 'none'})")
-        known = statistic_keys(figures[fig_key].recipe, figures[fig_key].params)
-        if stat not in known:
+        figure = figures[fig_key]
+        known = statistic_keys(figure.recipe, figure.params)
+        if stat not in known and (is_local(figure.recipe) or not get_recipe(figure.recipe).accepts(stat, figure.params)):
             raise ValueError(f"{where}: figure {fig_key!r} does not produce {stat!r}; "
                              f"it produces {', '.join(sorted(known))}")
     else:

@@ -10,15 +10,18 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ._spec import RecipeError, RecipeSpec
+from .ablation import SPEC as _ABLATION
 from .activation_stats import SPEC as _ACTIVATION_STATS
 from .attention_heads import SPEC as _ATTENTION_HEADS
 from .embedding_cosine import SPEC as _EMBEDDING_COSINE
+from .embedding_neighbors import SPEC as _EMBEDDING_NEIGHBORS
 from .logit_attribution import SPEC as _LOGIT_ATTRIBUTION
 from .logit_lens import SPEC as _LOGIT_LENS
+from .weight_spectrum import SPEC as _WEIGHT_SPECTRUM
 
 RECIPES: Mapping[str, RecipeSpec] = MappingProxyType({
     spec.name: spec for spec in (_EMBEDDING_COSINE, _ACTIVATION_STATS, _ATTENTION_HEADS, _LOGIT_LENS,
-                                 _LOGIT_ATTRIBUTION)
+                                 _LOGIT_ATTRIBUTION, _ABLATION, _WEIGHT_SPECTRUM, _EMBEDDING_NEIGHBORS)
 })
 
 

@@ -6,6 +6,7 @@ one line naming the parameter, so a puzzle author sees exactly what to fix.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -43,6 +44,11 @@ class RecipeSpec:
     # (statistic name or pattern such as "L{l}.H{h}.prev_token", its exact definition): shown
     # by `manage.py recipes show`, the mentor form and the README
     statistics: tuple[tuple[str, str], ...] = ()
+    # Regular expressions of statistic names accepted when a puzzle is loaded although keys()
+    # could not list them: per-layer or per-head names of a model whose shape is not known on
+    # this host (its config.json is neither under MODELS_DIR nor in the Hugging Face cache).
+    # Such a name is checked for real when the figure is computed.
+    patterns: Callable[[dict], tuple[str, ...]] = lambda params: ()
     figure: str = ""  # what the figure shows, one line
     param_doc: Mapping[str, str] = field(init=False)
 
@@ -76,6 +82,11 @@ class RecipeSpec:
     def statistic_keys(self, params: Mapping[str, Any]) -> frozenset[str]:
         """Statistics a run with these (raw or normalised) params produces."""
         return self.keys(self.validate_params(params))
+
+    def accepts(self, name: str, params: Mapping[str, Any]) -> bool:
+        """May a question name statistic `name` of a figure with these params?"""
+        normalised = self.validate_params(params)
+        return name in self.keys(normalised) or any(re.fullmatch(p, name) for p in self.patterns(normalised))
 
 
 # --- parsers: each returns the normalised value or raises ValueError(reason) ---------------

@@ -22,6 +22,13 @@ def _check(params: dict, raw: Mapping[str, Any]) -> None:
     check_prompt_tokens(params, ("correct", "incorrect"))
 
 
+def _patterns(params: dict) -> tuple[str, ...]:
+    """Per-layer and per-head names, when the model's shape is not known here."""
+    if model_shape(params["model"], params["revision"]) is not None:
+        return ()
+    return (r"L\d+\.H\d+", r"L\d+\.(attn_bias|mlp)")
+
+
 def _keys(params: dict) -> frozenset[str]:
     keys = set(FIXED_KEYS)
     shape = model_shape(params["model"], params["revision"])
@@ -67,6 +74,7 @@ SPEC = RecipeSpec(
     runner=RUNNER,
     check=_check,
     keys=_keys,
+    patterns=_patterns,
     statistics=STATISTICS,
     figure="heatmap of each head's mean contribution (layer x head, diverging around 0) beside "
            "bars for the embeddings, attention biases, MLPs and final bias",

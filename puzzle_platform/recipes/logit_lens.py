@@ -46,6 +46,13 @@ def _check(params: dict, raw: Mapping[str, Any]) -> None:
     check_prompt_tokens(params, ("targets",))
 
 
+def _patterns(params: dict) -> tuple[str, ...]:
+    """Per-layer names, when the model's shape is not known here (checked at compute time)."""
+    if model_shape(params["model"], params["revision"]) is not None:
+        return ()
+    return (r"L\d+\.(logit|prob|rank)",) + ((r"L\d+_mid\.(logit|prob|rank)",) if params["incl_mid"] else ())
+
+
 def _keys(params: dict) -> frozenset[str]:
     keys = {"first_top1_layer", *(f"final.{m}" for m in MEASURES)}
     shape = model_shape(params["model"], params["revision"])
@@ -91,6 +98,7 @@ SPEC = RecipeSpec(
     runner=RUNNER,
     check=_check,
     keys=_keys,
+    patterns=_patterns,
     statistics=STATISTICS,
     figure="lines of the target's mean probability and mean rank per layer (0 = embeddings)",
 )

@@ -107,11 +107,12 @@ def build_tokens(bridge: Any, params: dict) -> Tokens:
 
 
 def default_batch_size(bridge: Any, seq_len: int) -> int:
-    """Sequences per forward pass so the residual stream of every layer (the biggest thing a
-    cache holds) stays within DEFAULT_BATCH_BYTES."""
+    """Sequences per forward pass so that one pass's activations stay within
+    DEFAULT_BATCH_BYTES: the widest activation of every layer (residual, MLP or attention
+    pattern) and the logits, counted three times (a float64 log-softmax beside them)."""
     cfg = bridge.cfg
-    per_seq = 4 * seq_len * max(int(cfg.d_model), int(getattr(cfg, "d_mlp", 0) or 0),
-                                int(cfg.n_heads) * seq_len) * (int(cfg.n_layers) + 1)
+    widest = max(int(cfg.d_model), int(getattr(cfg, "d_mlp", 0) or 0), int(cfg.n_heads) * seq_len)
+    per_seq = 4 * seq_len * (widest * (int(cfg.n_layers) + 1) + 3 * int(cfg.d_vocab))
     return max(1, min(256, DEFAULT_BATCH_BYTES // max(1, per_seq)))
 
 

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_registry():
     assert recipe_names() == tuple(sorted(RECIPES)) and RECIPES["embedding_cosine"] is SPEC
-    assert {"embedding_cosine", "activation_stats", "attention_heads", "logit_lens",
-            "logit_attribution"} <= set(recipe_names())
-    with pytest.raises(RecipeError, match=r"unknown recipe 'x'; known: activation_stats, attention_heads, "):
+    assert {"embedding_cosine", "activation_stats", "attention_heads", "logit_lens", "logit_attribution",
+            "ablation", "weight_spectrum", "embedding_neighbors"} <= set(recipe_names())
+    with pytest.raises(RecipeError, match=r"unknown recipe 'x'; known: ablation, activation_stats, "):
         get_recipe("x")
     assert SPEC.runner == "puzzle_platform.worker.recipes.embedding_cosine:run"
     assert set(SPEC.param_doc) == {"model", "matrix", "weights", "center", "tokens", "seed",
