@@ -207,3 +207,117 @@ ATTRIBUTION_METHOD = (
     "`final_bias` is b · (W_U[:, correct] - W_U[:, incorrect]) + b_U[correct] - b_U[incorrect]. "
     "Each statistic is a mean over prompts, in float64; `total` is the model's own logit "
     "difference, which the components add up to.")
+
+
+ABLATION_BODY = '''
+import numpy as np
+
+n_layers, n_heads = int(bridge.cfg.n_layers), int(bridge.cfg.n_heads)
+
+
+def parse(component):                      # "L3.H7" -> (hook, 7); "L3.mlp" -> (hook, None)
+    layer, part = component[1:].split(".", 1)
+    if part == "mlp":
+        return f"blocks.{layer}.hook_mlp_out", None
+    return f"blocks.{layer}.attn.hook_z", int(part[1:])
+
+
+hook_names = sorted({parse(c)[0] for c in COMPONENTS})
+
+
+def loss_sum(logits, seq):
+    """Sum over positions t = 0 .. n-2 of -ln softmax(logits[t])[seq[t + 1]] (nats, float64)."""
+    logp = logits[0, :-1].detach().cpu().double().log_softmax(-1)
+    return float(-logp[torch.arange(len(seq) - 1), seq[1:]].sum())
+
+
+# the clean loss, and each hooked activation of each sequence (for the mean and resample methods)
+clean, positions, acts = 0.0, 0, []
+for seq in sequences:                      # each sequence alone: no padding anywhere
+    logits, cache = bridge.run_with_cache(seq[None].to(DEVICE), names_filter=lambda n: n in hook_names)
+    clean += loss_sum(logits, seq)
+    positions += len(seq) - 1
+    acts.append({n: cache[n][0].detach() for n in hook_names})
+means = {n: torch.cat([a[n] for a in acts]).double().mean(0) for n in hook_names}  # over every real position
+
+source = list(range(len(sequences)))       # resample: whose activations each sequence gets
+if METHOD == "resample":
+    gen = torch.Generator().manual_seed(SEED)
+    lengths = torch.tensor([len(s) for s in sequences])
+    for n in sorted(set(lengths.tolist())):   # within each length, a seeded shuffle; each takes the next's
+        members = (lengths == n).nonzero()[:, 0]
+        assert len(members) > 1, f"sequence {int(members[0])} is the only one of {n} tokens"
+        order = members[torch.randperm(len(members), generator=gen)]
+        for a, b in zip(order.tolist(), order.roll(-1).tolist()):
+            source[a] = b
+
+
+def ablated_loss(group):
+    """The summed loss over every sequence with each component of `group` replaced."""
+    def replacing(name, k):                # the hook on `name` while sequence k runs
+        heads = [head for c in group for n, head in [parse(c)] if n == name]
+
+        def replace(act, hook):
+            act = act.clone()
+            for head in heads:
+                where = (0, slice(None), head) if head is not None else (0,)
+                if METHOD == "zero":
+                    act[where] = 0
+                elif METHOD == "mean":
+                    act[where] = (means[name][head] if head is not None else means[name]).to(act.dtype)
+                else:
+                    act[where] = acts[source[k]][name][where[1:]].to(act.dtype)
+            return act
+        return replace
+
+    total = 0.0
+    names = sorted({parse(c)[0] for c in group})
+    for k, seq in enumerate(sequences):
+        logits = bridge.run_with_hooks(seq[None].to(DEVICE), fwd_hooks=[(n, replacing(n, k)) for n in names])
+        total += loss_sum(logits, seq)
+    return total
+
+
+loss_clean = clean / positions
+recomputed = {"loss_clean": loss_clean, "positions": positions}
+groups = {c: [c] for c in COMPONENTS}
+if TOGETHER:
+    groups["all"] = list(COMPONENTS)
+for label, group in groups.items():
+    loss = ablated_loss(group) / positions
+    recomputed[f"{label}.loss_ablated"], recomputed[f"{label}.delta"] = loss, loss - loss_clean
+if TOGETHER or len(COMPONENTS) == 1:
+    both = "all" if TOGETHER else COMPONENTS[0]
+    recomputed["loss_ablated"] = recomputed[f"{both}.loss_ablated"]
+    recomputed["delta"] = recomputed[f"{both}.delta"]
+recomputed
+'''
+
+ABLATION_FIGURE = '''try:
+    import plotly.graph_objects as go
+    go.Figure(go.Bar(x=list(groups), y=[recomputed[f"{g}.delta"] for g in groups]),
+              layout={"title": f"Loss increase when ablating ({METHOD})", "xaxis_type": "category",
+                      "yaxis_title": "loss increase (nats)"}).show()
+except ImportError:
+    print({g: recomputed[f"{g}.delta"] for g in groups})
+'''
+
+
+def ablation_compute(p: dict) -> str:
+    return (f"COMPONENTS = {list(p['components'])!r}  # a head's z (before W_O), or an MLP's output\n"
+            f"METHOD, TOGETHER, SEED = {p.get('method', 'zero')!r}, {bool(p.get('together'))!r}, "
+            f"{p.get('seed')!r}\n" + ABLATION_BODY)
+
+
+def ablation_figure(p: dict) -> str:
+    return ABLATION_FIGURE
+
+
+ABLATION_METHOD = (
+    "Each sequence runs alone. The loss is the mean next-token cross-entropy (nats, float64 "
+    "log-softmax) over positions t = 0 .. n-2 of every sequence. A head is ablated at its slice of "
+    "`blocks.L.attn.hook_z` (b_O stays), an MLP at `blocks.L.hook_mlp_out`: by zero, by the "
+    "component's mean over every position of every sequence, or (resample) by its activation at "
+    "the same position of another sequence of the same length, paired by a seeded shuffle within "
+    "each length (`torch.randperm`, each taking the next one's, cyclically). Each component alone, "
+    "and all at once with `TOGETHER`.")

@@ -7,9 +7,9 @@ for recipes that read text, `sequences` (a list of 1-D token-id tensors, unpadde
 returns the code of a cell that redraws the figure. The code must stand alone (torch, numpy,
 TransformerLens; plotly where installed), never import puzzle_platform, and follow the
 recipe's exact definitions in the README (the activation recipes' code is in
-notebook_activations.py, the logit recipes' in notebook_logits.py). A recipe without a
-template still gets a notebook that loads the model and the inputs, with the artifact's values
-to explore against.
+notebook_activations.py, the logit and ablation recipes' in notebook_logits.py, the weight
+recipes' in notebook_weights.py). A recipe without a template still gets a notebook that
+loads the model and the inputs, with the artifact's values to explore against.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Callable
 
 from . import notebook_activations as act
 from . import notebook_logits as lg
+from . import notebook_weights as wt
 
 
 @dataclass(frozen=True)
@@ -124,4 +125,9 @@ TEMPLATES: dict[str, NotebookTemplate] = {
     "logit_lens": NotebookTemplate(lg.logit_lens_compute, lg.logit_lens_figure, lg.LENS_METHOD),
     "logit_attribution": NotebookTemplate(lg.logit_attribution_compute, lg.logit_attribution_figure,
                                           lg.ATTRIBUTION_METHOD),
+    "ablation": NotebookTemplate(lg.ablation_compute, lg.ablation_figure, lg.ABLATION_METHOD),
+    "weight_spectrum": NotebookTemplate(wt.weight_spectrum_compute, wt.weight_spectrum_figure,
+                                        wt.SPECTRUM_METHOD),
+    "embedding_neighbors": NotebookTemplate(wt.embedding_neighbors_compute, wt.embedding_neighbors_figure,
+                                            wt.NEIGHBORS_METHOD),
 }

@@ -5,7 +5,8 @@ Reference: the artifact computed by the worker through run_recipe; the notebook 
 with its own stand-alone TransformerLens and torch code (it never imports puzzle_platform): each
 sequence run alone, no padding, whole tensors reduced in float64, the final norm written out by
 hand, so the two computations share only the model's weights and the recipes' definitions.
-Every recipe with a template is executed here, on raw and processed weights.
+Every recipe with a template is executed here (a case per layout or method), on raw and
+processed weights.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from puzzle_platform.content.notebook_recipes import TEMPLATES
 from puzzle_platform.content.notebooks import build_notebook
 from puzzle_platform.recipes import get_recipe
 from puzzle_platform.worker.run_recipe import run_recipe
@@ -53,7 +55,24 @@ CASES = {
     "lens_processed": ("logit_lens", "text_neo_ln", "processed", LENS),
     "attribution_raw": ("logit_attribution", "text_neo_ln", "raw", DLA),
     "attribution_processed": ("logit_attribution", "text_gpt2_ln", "processed", DLA),
+    "ablation_zero_together": ("ablation", "text_gpt2_ln", "raw",
+                               {"components": ["L0.H1", "L1.mlp", "L1.H3"], "together": True,
+                                "prompts": PROMPTS}),
+    "ablation_mean": ("ablation", "text_neo_ln", "processed",
+                      {"components": ["L0.H1", "L0.mlp"], "method": "mean", "prompts": PROMPTS}),
+    "ablation_resample": ("ablation", "text_gpt2", "processed",
+                          {"components": ["L1.H0"], "method": "resample", "seed": 4,
+                           "random_tokens": {"batch": 5, "length": 6, "seed": 3, "repeat": False}}),
+    "spectrum_ov": ("weight_spectrum", "text_gpt2_ln", "processed",
+                    {"matrix": "OV", "layer": 1, "head": 2, "top": 8}),
+    "spectrum_embeddings": ("weight_spectrum", "text_neo", "raw", {"matrix": "W_E", "top": 5}),
+    "neighbors_target": ("embedding_neighbors", "text_gpt2", "raw",
+                         {"expression": '"king" - "man" + "woman"', "target": "queen", "top": 5}),
+    "neighbors_unembedding": ("embedding_neighbors", "text_neo_ln", "processed",
+                              {"expression": '"paris" - "france" + "italy"', "matrix": "W_U",
+                               "exclude_inputs": False}),
 }
+TEXT_FREE = ("embedding_cosine", "weight_spectrum", "embedding_neighbors")  # no token inputs
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +161,7 @@ def _check_output(cells) -> str:
 def test_the_notebook_recomputes_the_artifact(executed, case):
     artifacts, by_case = executed
     cells = by_case[case]
-    if CASES[case][0] != "embedding_cosine":
+    if CASES[case][0] not in TEXT_FREE:
         assert "token ids identical to the puzzle's" in "".join(_outputs(c) for c in cells)
     printed = _check_output(cells)
     result = json.loads(printed.strip().splitlines()[-1])
@@ -173,6 +192,10 @@ def test_a_recipe_without_a_template_runs_its_model_and_inputs(executed):
     assert "2 layers, 32 d_model, 64 tokens" in out
     assert "3 sequences, 63 tokens; token ids identical to the puzzle's" in out
     assert cells[-1].source == "ARTIFACT  # the statistics to explore against" and cells[-1].outputs
+
+
+def test_every_template_is_executed_here():
+    assert {recipe for recipe, *_ in CASES.values()} == set(TEMPLATES)
 
 
 def test_a_recipe_without_a_template_still_loads_model_and_inputs():
