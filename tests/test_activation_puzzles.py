@@ -81,3 +81,16 @@ def test_web_form_refuses_prompts_file(app, client, auth, tiny_text_model_dirs):
     assert "prompts_file is read from a puzzle folder (manage.py puzzles sync)" in page_text(resp)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Puzzle)) == 0
+
+
+def test_prompts_and_a_prompts_file_together_are_refused_at_sync(runner, puzzles_dir):
+    from tests.helpers import figure_toml, question_toml, write_puzzle
+
+    folder = write_puzzle(puzzles_dir, figures=figure_toml(
+        key="acts", recipe="activation_stats", model="gpt2-small", hook="blocks.0.hook_resid_post",
+        prompts=["the cat"], prompts_file="prompts.txt"),
+        questions=question_toml(key="q", prompt="p", statistic="acts.mean", grader="interval",
+                                grader_params={"scale": 1.0}, mode="forecast"))
+    (folder / "prompts.txt").write_text("a dog\n")
+    result = runner.invoke(args=["puzzles", "sync"])
+    assert result.exit_code != 0 and "give prompts or prompts_file, not both" in result.output

@@ -58,10 +58,11 @@ def _puzzle_detail(puzzle: Puzzle, user: User) -> dict:
     ensure_scored(puzzle)
     show_truth = puzzle.is_revealed() or user.is_mentor
     figures = []
-    for f in figure_views(puzzle):
+    for f in figure_views(puzzle, show_truth=user.is_mentor):
         job = f.job_status(user.is_mentor)  # stages of retries quote the worker's error
         figures.append({
             "key": f.key, "title": f.title, "figure": f.figure, "provenance": f.provenance,
+            "sealed_until_reveal": f.sealed,
             "version": f.artifact_version, "computed_at": iso(f.computed_at),
             "job": None if job is None else {k: job[k] for k in ("status", "progress", "stage")},
         })

@@ -126,7 +126,7 @@ def _overview(puzzle: Puzzle, error: str | None = None, status: int = 200):
                               .order_by(Job.id.desc()).limit(20)).all()
     artifacts = {f.key: current_artifact(puzzle.id, f.key) for f in puzzle.figures}
     return render_template("mentor/puzzle.html", puzzle=puzzle, state=puzzle.state(), truths=truths,
-                           counts=counts, jobs=jobs, figures=figure_views(puzzle), artifacts=artifacts,
+                           counts=counts, jobs=jobs, figures=figure_views(puzzle, show_truth=True), artifacts=artifacts,
                            error=error), status
 
 

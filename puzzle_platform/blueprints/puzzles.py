@@ -37,7 +37,7 @@ def _render(puzzle: Puzzle, errors: dict[str, str] | None = None, form: dict | N
     user = current_user if current_user.is_authenticated else None
     return render_template(
         "puzzle.html", puzzle=puzzle, state=puzzle.state(), revealed=revealed, mentor=mentor,
-        figures=figure_views(puzzle), questions=question_views(puzzle, user, revealed),
+        figures=figure_views(puzzle, show_truth=mentor), questions=question_views(puzzle, user, revealed),
         errors=errors or {}, form=form or {},
     ), status
 
@@ -73,7 +73,7 @@ def progress(slug: str):
     """Job progress for figures not computed yet (polled by the page); no statistics here."""
     puzzle = visible_puzzle(slug)
     show_cause = viewer_is_mentor()  # a failure's cause is the worker's text: mentors only
-    out = [{"figure": view.key, "ready": view.figure is not None, "job": view.job_status(show_cause)}
+    out = [{"figure": view.key, "ready": view.figure is not None or view.sealed, "job": view.job_status(show_cause)}
            for view in figure_views(puzzle)]
     return jsonify({"figures": out})
 
@@ -88,7 +88,7 @@ def notebook(slug: str, figure_key: str):
     if puzzle is None or not (mentor or puzzle.is_revealed()):
         abort(404)
     fig = next((f for f in puzzle.figures if f.key == figure_key), None)
-    view = next((v for v in figure_views(puzzle) if v.key == figure_key), None)
+    view = next((v for v in figure_views(puzzle, show_truth=True) if v.key == figure_key), None)
     artifact = current_artifact(puzzle.id, figure_key) if fig is not None else None
     if fig is None or view is None or artifact is None:
         abort(404)

@@ -21,6 +21,7 @@ from ..grading.refresh import COUNTED
 from ..grading.submissions import History
 from ..grading.truth import current_artifact, resolve_truth
 from ..models import Job, Puzzle, Question, Score, Submission, User
+from ..recipes import RecipeError, get_recipe
 from ..timeutil import utcnow
 
 
@@ -48,6 +49,7 @@ class FigureView:
     computed_at: datetime | None
     provenance: dict | None
     job: Job | None
+    sealed: bool = False  # computed, but held back until the reveal (it shows the truth)
 
     def job_status(self, show_cause: bool) -> dict | None:
         """The figure's latest job as a viewer may see it. The cause of a failure (and the
@@ -67,10 +69,37 @@ class FigureView:
         return out
 
 
-def figure_views(puzzle: Puzzle) -> list[FigureView]:
+def sealed_figures(puzzle: Puzzle) -> set[str]:
+    """Figures a scholar may not see before the reveal: those whose recipe plots its own
+    statistics (every recipe but embedding_cosine, puzzle-local ones included) when a
+    question of the puzzle reads one of them. Until the reveal their figure, caption and
+    provenance would tell the truth."""
+    if puzzle.is_revealed():
+        return set()
+    read = {q.statistic.partition(".")[0] for q in puzzle.questions if q.statistic}
+    sealed = set()
+    for fig in puzzle.figures:
+        if fig.key in read:
+            try:
+                shows = get_recipe(fig.recipe).figure_shows_statistics
+            except RecipeError:  # a puzzle-local recipe: its figure may show anything
+                shows = True
+            if shows:
+                sealed.add(fig.key)
+    return sealed
+
+
+def figure_views(puzzle: Puzzle, show_truth: bool = False) -> list[FigureView]:
+    """The puzzle's figures as a viewer may see them: `show_truth` (mentors) sees every
+    computed figure; anyone else sees sealed figures (sealed_figures) as sealed."""
+    sealed = set() if show_truth else sealed_figures(puzzle)
     views = []
     for fig in puzzle.figures:
         art = current_artifact(puzzle.id, fig.key)
+        if fig.key in sealed and art is not None:
+            views.append(FigureView(fig.key, fig.title, None, art.version, art.computed_at, None, None,
+                                    sealed=True))
+            continue
         job = None
         if art is None:
             job = db.session.scalar(sa.select(Job).where(Job.puzzle_id == puzzle.id, Job.figure_key == fig.key)

@@ -133,8 +133,10 @@ def inline_prompts_file(params: Mapping[str, Any], folder: Path | None) -> dict:
     folder); unchanged otherwise."""
     raw = dict(params)
     name = raw.get("prompts_file")
-    if folder is None or name is None or "prompts" in raw:
+    if folder is None or name is None:
         return raw
+    if "prompts" in raw:
+        raise ValueError("give prompts or prompts_file, not both (prompts_file is read into prompts)")
     if not isinstance(name, str):
         raise ValueError("prompts_file must be a file name")
     raw["prompts"] = read_prompts_file(folder, name)

@@ -50,6 +50,10 @@ class RecipeSpec:
     # Such a name is checked for real when the figure is computed.
     patterns: Callable[[dict], tuple[str, ...]] = lambda params: ()
     figure: str = ""  # what the figure shows, one line
+    # True when the figure (or its caption) plots the statistics themselves: a scholar may
+    # then see it only after the reveal if a question reads one of them (content/page.py).
+    # embedding_cosine's histogram shows a distribution, not its statistics.
+    figure_shows_statistics: bool = True
     param_doc: Mapping[str, str] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -97,6 +97,7 @@ SPEC = RecipeSpec(
               optional(text), None),
     ),
     runner=RUNNER,
+    figure_shows_statistics=False,
     check=_check,
     keys=_keys,
     statistics=STATISTICS,

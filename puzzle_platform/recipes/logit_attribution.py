@@ -20,6 +20,10 @@ FIXED_KEYS = ("embed", "pos_embed", "final_bias", "sum_of_components", "total")
 
 def _check(params: dict, raw: Mapping[str, Any]) -> None:
     check_prompt_tokens(params, ("correct", "incorrect"))
+    for i, (good, bad) in enumerate(zip(params["correct"], params["incorrect"])):
+        if good == bad:
+            raise ValueError(f"correct[{i}] and incorrect[{i}] are both {good!r}: their logit "
+                             "difference is 0 whatever the model does")
 
 
 def _patterns(params: dict) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -36,4 +37,14 @@ def run_recipe(name: str, params: dict, progress: ProgressFn | None = None, *,
             puzzles_dir = current_app.config["PUZZLES_DIR"]
         return run_local_recipe(name, params, progress, puzzles_dir)
     spec = get_recipe(name)
-    return resolve_runner(spec.runner)(spec.validate_params(params), progress)
+    return check_finite(name, resolve_runner(spec.runner)(spec.validate_params(params), progress))
+
+
+def check_finite(name: str, artifact: dict) -> dict:
+    """The artifact, or RecipeError when a statistic is not a finite number: a NaN or an
+    infinity (overflowing activations) must fail the job, never become a truth."""
+    for key, value in (artifact.get("statistics") or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise RecipeError(f"{name}: statistic {key!r} is {value!r}, not a finite number (the "
+                              "model's activations overflow or are undefined on these inputs)")
+    return artifact

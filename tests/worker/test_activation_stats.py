@@ -150,8 +150,10 @@ def test_quantiles_and_histogram_are_exact_in_memory_and_streamed(folder, monkey
         v = x.ravel()
     monkeypatch.setattr(streaming_stats, "KEEP_VALUES", 5)
     monkeypatch.setattr(streaming_stats, "LEVEL_BINS", 4)
-    streamed = run_recipe("activation_stats", params)
+    reports = []
+    streamed = run_recipe("activation_stats", params, lambda pct, stage: reports.append(pct))
     assert kept["provenance"]["passes"] == 1 and streamed["provenance"]["passes"] >= 3
+    assert reports == sorted(reports) and reports[-1] == 100  # progress never goes back
     counts, _ = np.histogram(v, bins=16, range=(v.min(), v.max()))
     for out in (kept, streamed):
         stats = out["statistics"]

@@ -136,3 +136,16 @@ def test_bad_parameters_are_refused_in_one_line(change, words):
     with pytest.raises(RecipeError, match=words) as info:
         get_recipe("logit_lens").validate_params(params)
     assert "\n" not in str(info.value)
+
+
+def test_a_target_outside_the_vocabulary_is_refused(tiny_text_model_dirs):
+    params = {"model": str(tiny_text_model_dirs["text_gpt2"]), "weights": "raw", "device": "cpu",
+              "prompts": ["the cat sat on the"], "targets": ["zzzz"]}
+    with pytest.raises(RecipeError, match=r"targets\[0\] 'zzzz' is not in the model's vocabulary"):
+        run_recipe("logit_lens", params)
+
+
+def test_the_same_correct_and_incorrect_token_is_refused_at_load():
+    params = {"model": "gpt2-small", "prompts": ["the cat sat"], "correct": ["sat"], "incorrect": ["sat"]}
+    with pytest.raises(RecipeError, match=r"correct\[0\] and incorrect\[0\] are both 'sat'"):
+        get_recipe("logit_attribution").validate_params(params)

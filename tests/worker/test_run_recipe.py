@@ -89,3 +89,16 @@ def test_figure_is_small_bars_with_a_caption():
         assert part in caption
     sampled = Convention("m", "m", "W_U", "raw", True, True, 1000, sample_tokens=10).caption()
     assert "centred" in sampled and "diagonal included" in sampled and "m² = 100" in sampled
+
+
+def test_a_statistic_that_is_not_finite_fails_the_run(monkeypatch):
+    import math
+
+    from puzzle_platform.recipes import RecipeError
+    from puzzle_platform.worker import run_recipe as module
+
+    for bad in (math.nan, math.inf, -math.inf, True, "0.5"):
+        monkeypatch.setattr(module, "resolve_runner", lambda path, bad=bad: (
+            lambda params, progress: {"statistics": {"n": 3, "mean_cos": bad}, "figure": {}}))
+        with pytest.raises(RecipeError, match="statistic 'mean_cos' .* not a finite number"):
+            module.run_recipe("embedding_cosine", {"model": "gpt2-small"})

@@ -26,6 +26,10 @@ def one_token_ids(bridge: Any, strings: list[str], prompts: list[str], param: st
                 not s.startswith(" ")) else ""
             raise RecipeError(f"{param}[{i}] {s!r} for prompt {i} {shown!r} is {len(row)} tokens "
                               f"{pieces!r}, not one{hint}")
+        unk = getattr(bridge.tokenizer, "unk_token_id", None)
+        if unk is not None and int(row[0]) == int(unk) and s != bridge.tokenizer.unk_token:
+            raise RecipeError(f"{param}[{i}] {s!r} is not in the model's vocabulary (it becomes "
+                              f"the unknown token {bridge.tokenizer.unk_token!r})")
         ids.append(int(row[0]))
     return torch.tensor(ids, dtype=torch.long)
 

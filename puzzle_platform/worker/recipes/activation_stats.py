@@ -88,7 +88,7 @@ def extract(act: torch.Tensor, mask: torch.Tensor, layout: str, index: int | Non
     q = torch.arange(act.shape[2], device=act.device)
     keep = mask[:, None, :, None] & (q[None, :] <= q[:, None])[None, None, :, :act.shape[3]]
     if act.is_floating_point():  # scores a model masks (local attention) sit at the dtype's min
-        keep = keep & (act > torch.finfo(act.dtype).min / 2)
+        keep = keep & ~(act <= torch.finfo(act.dtype).min / 2)  # a NaN is kept: it must fail the run
     keep = keep.expand(act.shape)
     rows = (act.double().where(keep, 0.0) ** 2).sum(-1).sqrt()       # [b, head, q]
     return act[keep], rows[mask[:, None, :].expand(rows.shape)]
@@ -138,7 +138,10 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     found: dict[str, Any] = {}
 
     def make_pass(number: int):
-        step = reporter(report, 5, 60) if number == 1 else reporter(report, 60, 95)
+        # pass 1 reports 5-60 %, every further pass the rest of the way to 95 %, never back
+        lo = 5 if number == 1 else 60 + 35 * (number - 2) // number
+        hi = 60 if number == 1 else 60 + 35 * (number - 1) // (number + 1)
+        step = reporter(report, lo, max(lo, hi))
         todo = list(batches(tokens, params["batch_size"], bridge, loaded.device))
         found["batches"] = len(todo)
         for done, batch in enumerate(todo):
