@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
-QUESTION_KINDS = ("numeric", "interval", "choice", "text")
+QUESTION_KINDS = ("numeric", "interval", "choice", "text", "explanation")
 # forecast: revisable until the deadline, scored at the reveal; challenge: right/wrong at once.
 QUESTION_MODES = ("forecast", "challenge")
 STATES = ("upcoming", "live", "closed", "revealed")
@@ -71,7 +71,7 @@ class Question(db.Model):
     __tablename__ = "questions"
     __table_args__ = (
         sa.UniqueConstraint("puzzle_id", "key"),
-        sa.CheckConstraint("kind IN ('numeric','interval','choice','text')", name="kind"),
+        sa.CheckConstraint("kind IN ('numeric','interval','choice','text','explanation')", name="kind"),
         sa.CheckConstraint("mode IN ('forecast','challenge')", name="mode"),
         sa.CheckConstraint("max_attempts >= 1", name="max_attempts"),
     )
@@ -92,6 +92,7 @@ class Question(db.Model):
     truth_literal: Mapped[dict | None] = mapped_column(sa.JSON)
     unit: Mapped[str] = mapped_column(sa.String(32), default="")
     choices: Mapped[list | None] = mapped_column(sa.JSON)
+    word_budget: Mapped[int | None]  # explanations: the length the mentor suggests, in words
 
     puzzle: Mapped[Puzzle] = relationship(back_populates="questions")
 

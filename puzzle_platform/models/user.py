@@ -32,6 +32,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(sa.String(16), default="scholar")
     display_name: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A featured explanation shows its author's display name unless they chose anonymity.
+    feature_anonymously: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
