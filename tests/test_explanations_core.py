@@ -156,3 +156,22 @@ def test_editing_the_rubric_regrades_and_logs_it(live, client, auth, puzzles_dir
     with live.app_context():
         changes = db.session.scalars(sa.select(GradeChange.reason).order_by(GradeChange.id)).all()
     assert any("question definition changed" in c for c in changes)
+
+
+def test_export_and_the_web_form_round_trip_an_explanation(app, runner, puzzles_dir, sync, tmp_path):
+    """puzzle.toml -> database -> export -> sync again: nothing changes."""
+    from puzzle_platform.content.authoring import spec_from_puzzle
+    from puzzle_platform.content.writer import spec_to_table
+    from puzzle_platform.models import Puzzle
+
+    write_puzzle(puzzles_dir, figures="", questions=explanation_toml())
+    sync()
+    with app.app_context():
+        table = spec_to_table(spec_from_puzzle(db.session.scalar(sa.select(Puzzle))))
+    [q] = table["questions"]
+    assert q["kind"] == "explanation" and q["word_budget"] == 60 and "grader" not in q
+    assert [(r["id"], r["points"]) for r in q["rubric"]] == list(RUBRIC.items())
+    result = runner.invoke(args=["puzzles", "export", "test-puzzle", "--dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(args=["puzzles", "sync", "--dir", str(tmp_path / "out")])
+    assert again.exit_code == 0 and "unchanged" in again.output, again.output
