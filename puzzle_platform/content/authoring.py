@@ -28,6 +28,7 @@ from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec,
                     figure_model_problem, load_puzzle, spec_from_table)
 from ..recipes.local import is_local
 from .sync import SyncError, sync_puzzles
+from ..grading.explanations import RubricSpec, rubric_of
 from .writer import dump_toml, spec_to_table, write_puzzle_folder
 
 TIME_FIELDS = ("release_at", "deadline_at", "reveal_at")
@@ -149,7 +150,8 @@ def spec_from_puzzle(puzzle: Puzzle) -> PuzzleSpec:
         puzzle.deadline_at, puzzle.reveal_at,
         [FigureSpec(f.key, f.title, f.recipe, dict(f.params)) for f in puzzle.figures],
         [QuestionSpec(q.key, q.prompt_md, q.kind, q.mode, q.grader, dict(q.grader_params), float(q.points),
-                      q.max_attempts, q.statistic, q.truth_literal, q.unit, q.choices)
+                      q.max_attempts, q.statistic, q.truth_literal, q.unit, q.choices, q.word_budget,
+                      [RubricSpec(r.key, r.description, float(r.points)) for r in rubric_of(q.id)])
          for q in puzzle.questions])
 
 

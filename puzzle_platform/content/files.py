@@ -19,6 +19,7 @@ from graders import GraderParamsError, UnknownGrader, get_grader
 
 from ..markdown import MAX_MARKDOWN_CHARS
 from ..models.puzzle import QUESTION_KINDS, QUESTION_MODES
+from ..grading.explanations import DEFAULT_VERSIONS, GRADER, parse_rubric
 from ..recipes import RecipeError, get_recipe
 from ..recipes._inputs import inline_prompts_file
 from ..recipes.local import LocalRecipe, is_local, local_statistics, read_local_recipes
@@ -33,7 +34,7 @@ PUZZLE_KEYS = {"title", "summary", "release_at", "deadline_at", "reveal_at", "fi
                "recipes"}
 FIGURE_KEYS = {"key", "title", "recipe", "params"}
 QUESTION_KEYS = {"key", "prompt", "kind", "mode", "grader", "grader_params", "points", "max_attempts",
-                 "statistic", "truth", "unit", "choices"}
+                 "statistic", "truth", "unit", "choices", "rubric", "word_budget"}
 # Without max_attempts: a challenge gives 5 attempts, a forecast 100 revisions.
 DEFAULT_ATTEMPTS = {"challenge": 5, "forecast": 100}
 
@@ -68,6 +69,8 @@ class QuestionSpec:
     truth_literal: dict | None
     unit: str
     choices: list | None
+    word_budget: int | None = None              # explanations only
+    rubric: list = field(default_factory=list)  # explanations only: RubricSpec items
 
 
 @dataclass
@@ -207,6 +210,11 @@ def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> Question
     prompt = raw.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"{where}: prompt is required")
+    if kind == "explanation":
+        return explanation_question(raw, key, where, prompt.strip())
+    for name in ("rubric", "word_budget"):
+        if name in raw:
+            raise ValueError(f"{where}: {name} is only for kind = \"explanation\"")
     mode = raw.get("mode", "forecast" if kind in ("numeric", "interval") else "challenge")
     if mode not in QUESTION_MODES:
         raise ValueError(f"{where}: mode must be one of {', '.join(QUESTION_MODES)}")
@@ -262,6 +270,29 @@ def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> Question
     return QuestionSpec(key, prompt.strip(), kind, mode, grader.name, grader_params, float(points),
                         attempts, statistic, None if truth is None else {"value": truth},
                         str(raw.get("unit", "")), choices)
+
+
+def explanation_question(raw: dict, key: str, where: str, prompt: str) -> QuestionSpec:
+    """A written answer graded by mentors with a rubric: always a forecast (its points count
+    at the reveal), with no grader, statistic or truth."""
+    if raw.get("mode", "forecast") != "forecast":
+        raise ValueError(f"{where}: explanations are forecasts (graded by mentors, counted at the "
+                         "reveal); leave mode out")
+    for name in ("grader", "grader_params", "statistic", "truth", "choices", "unit"):
+        if name in raw:
+            raise ValueError(f"{where}: an explanation has no {name}: mentors grade it with its rubric")
+    points = raw.get("points", 10)
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points) or points <= 0:
+        raise ValueError(f"{where}: points must be a number > 0")
+    versions = raw.get("max_attempts", DEFAULT_VERSIONS)
+    if isinstance(versions, bool) or not isinstance(versions, int) or not 1 <= versions <= 1000:
+        raise ValueError(f"{where}: max_attempts (versions of the answer) must be a whole number from 1 to 1000")
+    budget = raw.get("word_budget")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= 2000):
+        raise ValueError(f"{where}: word_budget must be a whole number of words from 1 to 2000")
+    rubric = parse_rubric(raw.get("rubric"), float(points), where)
+    return QuestionSpec(key, prompt, "explanation", "forecast", GRADER, {}, float(points), versions,
+                        None, None, "", None, budget, rubric)
 
 
 def check_markdown(text: str) -> None:

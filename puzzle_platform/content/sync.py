@@ -18,12 +18,13 @@ from ..grading.truth import params_key
 from ..jobs.queue import supersede_stale_jobs
 from ..models import Figure, Puzzle, Question, Submission
 from ..timeutil import utcnow
+from ..grading.explanations import set_rubric_items
 from .files import PuzzleSpec
 
 PUZZLE_FIELDS = ("number", "title", "summary", "statement_md", "answer_md", "release_at",
                  "deadline_at", "reveal_at")
 QUESTION_FIELDS = ("prompt_md", "kind", "mode", "grader", "grader_params", "points", "max_attempts",
-                   "statistic", "truth_literal", "unit", "choices")
+                   "statistic", "truth_literal", "unit", "choices", "word_budget")
 GRADING_FIELDS = {"grader", "grader_params", "points", "statistic", "truth_literal", "kind", "mode"}
 SCHEDULE_FIELDS = {"release_at", "deadline_at", "reveal_at"}
 FIGURE_FIELDS = ("title", "recipe", "params")
@@ -80,11 +81,18 @@ def _sync_children(puzzle: Puzzle, spec: PuzzleSpec, lines: list[str]) -> list[Q
             _assign(q, qspec, QUESTION_FIELDS)
             puzzle.questions.append(q)
             lines.append(f"  + question {qspec.key}")
+            if qspec.rubric:
+                db.session.flush()  # the rubric's rows need the question's id
+                set_rubric_items(q, qspec.rubric)
             continue
         q.position = pos
         if changed := _assign(q, qspec, QUESTION_FIELDS):
             lines.append(f"  ~ question {qspec.key}: {', '.join(changed)}")
             if GRADING_FIELDS & set(changed):
+                to_regrade.append(q)
+        if (qspec.rubric or q.kind == "explanation") and set_rubric_items(q, qspec.rubric):
+            lines.append(f"  ~ question {qspec.key}: rubric (answers graded with it are re-derived)")
+            if q not in to_regrade:
                 to_regrade.append(q)
         if q.figure_key in moved and q not in to_regrade:
             to_regrade.append(q)

@@ -12,6 +12,7 @@ from pathlib import Path
 import tomli_w
 
 from ..recipes.local import is_local, recipe_params
+from ..grading.explanations import DEFAULT_VERSIONS
 from .files import PuzzleSpec, _figure, _question
 from ..timeutil import iso
 
@@ -45,6 +46,18 @@ def _whole(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
 
 
+def _explanation_table(q) -> dict:
+    """An explanation question as puzzle.toml writes it: no grader or mode (implied), its
+    rubric as [[questions.rubric]] tables."""
+    raw: dict = {"key": q.key, "prompt": q.prompt_md, "kind": "explanation", "points": _whole(q.points)}
+    if q.max_attempts != DEFAULT_VERSIONS:
+        raw["max_attempts"] = q.max_attempts
+    if q.word_budget is not None:
+        raw["word_budget"] = q.word_budget
+    raw["rubric"] = [{"id": r.key, "description": r.description, "points": _whole(r.points)} for r in q.rubric]
+    return raw
+
+
 def spec_to_table(spec: PuzzleSpec) -> dict:
     """The puzzle.toml table of a spec, defaults left out; loading it gives the same spec."""
     figures = []
@@ -58,6 +71,9 @@ def spec_to_table(spec: PuzzleSpec) -> dict:
     fig_map = {f.key: f for f in spec.figures}
     questions = []
     for i, q in enumerate(spec.questions):
+        if q.kind == "explanation":
+            questions.append(_explanation_table(q))
+            continue
         raw: dict = {"key": q.key, "prompt": q.prompt_md, "kind": q.kind, "mode": q.mode, "grader": q.grader}
         if q.statistic is not None:
             raw["statistic"] = q.statistic

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from ..models import Question
 
 MAX_TEXT = 1000
+MAX_EXPLANATION = 5000  # grading/explanations.py has the same limit for what mentors grade
 
 
 class AnswerError(ValueError):
@@ -54,6 +55,15 @@ def parse_answer(question: Question, data: Mapping[str, object]) -> dict:
         if not lower <= value <= upper:
             raise AnswerError(f"Your estimate ({value:g}) must lie inside your interval [{lower:g}, {upper:g}].")
         return {"value": value, "lower": lower, "upper": upper}
+    if question.kind == "explanation":
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise AnswerError("Write your explanation first.")
+        text = text.replace("\r\n", "\n").strip()
+        if len(text) > MAX_EXPLANATION:
+            raise AnswerError(f"Explanations are limited to {MAX_EXPLANATION:,} characters (this one has "
+                              f"{len(text):,}).")
+        return {"text": text}
     if question.kind == "choice":
         choice = data.get("choice")
         options = question.choices or []
@@ -78,5 +88,5 @@ def sanitize_payload_for_log(data: Mapping[str, object]) -> dict:
     keep = {}
     for key in ("value", "lower", "upper", "choice", "text", "question"):
         if key in data and data[key] is not None:
-            keep[key] = str(data[key])[:MAX_TEXT if key == "text" else MAX_LOGGED]
+            keep[key] = str(data[key])[:MAX_EXPLANATION if key == "text" else MAX_LOGGED]
     return keep

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import GradeChange, Puzzle, Question, Score, Submission, UserTotal
 from ..timeutil import utcnow
 from . import state
+from .explanations import graded_points
 from .generation import bump_generation
 from .locks import lock_questions, lock_users
 from .truth import truths_for
@@ -187,6 +188,7 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
         attempts[(r["user_id"], r["question_id"])].append(r)
     stored_scores = {(r["user_id"], r["question_id"]): r for r in db.session.execute(
         sa.select(_table(Score)).where(_table(Score).c.question_id.in_(ids))).mappings()}
+    rubric = graded_points({qid: r.points for qid, r in rules.items() if r.kind == "explanation"})
     writes = _Writes(now=utcnow(), reason=reason, verbatim=verbatim)
     derived: Derived = {}
     for pair in sorted(set(attempts) | set(stored_scores)):
@@ -195,7 +197,7 @@ def _refresh_questions(ids: list[int], reason: str, report: Report, dry_run: boo
         graded = []
         for r in attempts.get(pair, []):
             attempt = state.Attempt(r["id"], user_id, r["created_at"], r["payload"] or {},
-                                    r["override_points"], r["override_correct"])
+                                    r["override_points"], r["override_correct"], rubric.get(r["id"]))
             grade = state.grade_attempt(q_rules, truth, attempt)
             graded.append((attempt, grade))
             writes.attempt(r, grade, report)

@@ -24,6 +24,7 @@ from graders.base import direction
 from .truth import Truth
 
 FEEDBACK_AT_REVEAL = "Prediction recorded: predictions are scored at the reveal."
+FEEDBACK_AWAITING_MENTOR = "Recorded: a mentor grades explanations; your points are shown at the reveal."
 FEEDBACK_NO_TRUTH = ("Pending: the ground truth is still being computed; you will be graded "
                      "automatically.")
 POINTS_PLACES = 4  # points and totals are rounded so that equal totals tie exactly
@@ -48,7 +49,8 @@ class Rules:
     def of(cls, question, puzzle) -> "Rules":
         scored = puzzle.scored_at is not None
         graded = question.mode == "challenge" or scored
-        params = get_grader(question.grader).validate_params(dict(question.grader_params or {}))
+        params = ({} if question.kind == "explanation"  # graded by a mentor's rubric, no grader
+                  else get_grader(question.grader).validate_params(dict(question.grader_params or {})))
         return cls(question.id, puzzle.id, question.mode, question.kind, question.grader,
                    params, float(question.points), puzzle.deadline_at,
                    graded, graded and bool(puzzle.published))
@@ -64,6 +66,7 @@ class Attempt:
     payload: dict
     override_points: float | None = None
     override_correct: bool | None = None
+    rubric_points: float | None = None  # an explanation a mentor graded: its rubric's points
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,10 @@ def grade_attempt(rules: Rules, truth: Truth | None, attempt: Attempt) -> Grade:
     """One attempt's grade. An override sets points and correctness together and stands
     whatever the truth does; a forecast waits for its puzzle's reveal."""
     if not rules.graded:
-        return Grade("pending", None, None, None, FEEDBACK_AT_REVEAL, None)
+        return Grade("pending", None, None, None,
+                     FEEDBACK_AWAITING_MENTOR if rules.kind == "explanation" else FEEDBACK_AT_REVEAL, None)
+    if rules.kind == "explanation":
+        return _explanation_grade(rules, attempt)
     if truth is None and attempt.override_points is None:
         return Grade("pending", None, None, None, FEEDBACK_NO_TRUTH, None)
     score = correct = None
@@ -133,6 +139,19 @@ def grade_attempt(rules: Rules, truth: Truth | None, attempt: Attempt) -> Grade:
     return Grade("graded", score, points, correct, feedback, truth.artifact_id if truth else None)
 
 
+def _explanation_grade(rules: Rules, attempt: Attempt) -> Grade:
+    """A mentor's override, else the rubric's points once a mentor graded it, else pending."""
+    if attempt.override_points is not None:
+        points, correct = float(attempt.override_points), bool(attempt.override_correct)
+    elif attempt.rubric_points is not None:
+        points = float(attempt.rubric_points)
+        correct = points >= rules.points / 2  # "solved": at least half the points
+    else:
+        return Grade("pending", None, None, None, FEEDBACK_AWAITING_MENTOR, None)
+    score = round(points / rules.points, POINTS_PLACES) if rules.points else 0.0
+    return Grade("graded", score, points, correct, "", None)
+
+
 def question_score(rules: Rules, graded: Iterable[tuple[Attempt, Grade]]) -> ScoreRow | None:
     """What one scholar's attempts on one question count for (None: nothing counts yet).
 
@@ -143,6 +162,10 @@ def question_score(rules: Rules, graded: Iterable[tuple[Attempt, Grade]]) -> Sco
     """
     if not rules.counted:
         return None
+    if rules.kind == "explanation":  # only the last version before the deadline counts
+        before = sorted(((a, g) for a, g in graded if a.created_at < rules.deadline_at),
+                        key=lambda ag: (ag[0].created_at, ag[0].id))
+        graded = before[-1:]
     rows = sorted(((a, g) for a, g in graded if g.status == "graded"
                    and (rules.mode == "challenge" or a.created_at < rules.deadline_at)),
                   key=lambda ag: (ag[0].created_at, ag[0].id))

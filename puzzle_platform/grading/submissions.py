@@ -182,7 +182,8 @@ def submit(user: User, slug: str, question_key: str, data: dict, source: str = "
     if question.mode == "challenge" and past.solved:
         return reject(409, "You have already answered this question correctly.")
     if past.used >= question.max_attempts:
-        what = "revisions of a prediction" if question.is_forecast else "attempts"
+        what = ("versions of an explanation" if question.kind == "explanation"
+                else "revisions of a prediction" if question.is_forecast else "attempts")
         return reject(403, f"No attempts left: this question allows {question.max_attempts} {what}.")
     if question.mode == "challenge":
         until = past.wait_until(current_app.config["WRONG_ANSWER_WAITS"], now)
