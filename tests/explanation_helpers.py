@@ -9,17 +9,6 @@ RUBRIC = (("mean_vector", "Names the shared mean vector", 6.0),
           ("wrong_sign", "Gets the sign of the effect wrong", -3.0))
 
 
-def ensure_rubric_grader() -> None:
-    """Questions of kind "explanation" are stored with grader "rubric". Until the core that
-    grades them is on this branch, a placeholder keeps them pending (no truth, nothing scored)."""
-    from graders.base import GRADERS, Grade, Grader, register
-
-    if "rubric" not in GRADERS:
-        register(Grader(name="rubric", kinds=frozenset({"text"}), description="rubric (placeholder)",
-                        param_doc={}, parse_params=lambda raw: {}, check_truth=lambda truth, params: None,
-                        score_answer=lambda answer, truth, params: Grade(0.0, False, "")))
-
-
 def add_explanation_question(app, slug: str, key: str = "why", *, word_budget: int | None = 150,
                              points: float = 10.0, max_attempts: int = 50, rubric=RUBRIC,
                              prompt: str = "Explain why the cosines are high.") -> int:
@@ -30,7 +19,6 @@ def add_explanation_question(app, slug: str, key: str = "why", *, word_budget: i
     from puzzle_platform.models import Puzzle, Question
     from puzzle_platform.models.explanation import RubricItem
 
-    ensure_rubric_grader()
     with app.app_context():
         puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
         question = Question(puzzle_id=puzzle.id, key=key, position=len(puzzle.questions), prompt_md=prompt,

@@ -11,28 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..grading.explanations import MAX_EXPLANATION, counted_version, rubric_points
 from ..models import Question, Submission, User
 from ..models.explanation import ExplanationGrade, Reaction, RubricApplication, RubricItem
 from ..timeutil import iso
-
-try:  # the lead's core (grading/explanations.py); these fallbacks follow its contract
-    from ..grading.explanations import MAX_EXPLANATION, counted_version, rubric_points
-except ImportError:  # pragma: no cover - only until the core is merged
-    MAX_EXPLANATION = 5000
-
-    def counted_version(question: Question, user_id: int) -> Submission | None:
-        """The latest version before the deadline: the one mentors grade and that counts."""
-        return db.session.scalar(sa.select(Submission).where(
-            Submission.question_id == question.id, Submission.user_id == user_id,
-            Submission.status.in_(("pending", "graded")),
-            Submission.created_at <= question.puzzle.deadline_at).order_by(Submission.id.desc()).limit(1))
-
-    def rubric_points(points_of_applied_items: list[float], question_points: float) -> float:
-        """The sum of the applied items' points, clamped to [0, the question's points]."""
-        return min(max(sum(points_of_applied_items), 0.0), float(question_points))
 
 ANONYMOUS = "Anonymous scholar"
 _WORD = re.compile(r"\S+")
