@@ -55,6 +55,8 @@ SCHEMAS: dict = {
         "key": {"type": "string"}, "title": {"type": "string"},
         "figure": {"type": ["object", "null"], "description": "Plotly figure JSON of the latest artifact; null until computed."},
         "provenance": {"type": ["object", "null"], "description": "How the latest artifact was computed (model, revision, weights, ...)."},
+        "sealed_until_reveal": {"type": "boolean",
+                                "description": "Computed, but it plots the values a question asks for: shown at the reveal."},
         "version": {"type": ["integer", "null"]}, "computed_at": TIME_OR_NULL,
         "job": {"oneOf": [{"type": "null"}, _obj({
             "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "superseded"]},
