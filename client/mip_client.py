@@ -134,6 +134,19 @@ class Client:
         return self._request("POST", f"/puzzles/{self._seg(slug)}/questions/{self._seg(key)}/submissions",
                              body={k: v for k, v in body.items() if v is not None})
 
+    def submit_explanation(self, slug: str, key: str, text: str) -> dict:
+        """Save a new version of your explanation (Markdown, at most 5000 characters) to
+        question `key` of puzzle `slug`; returns the submission (status "pending": mentors
+        grade your last version before the deadline, and you see the grading at the reveal)."""
+        return self._request("POST", f"/puzzles/{self._seg(slug)}/questions/{self._seg(key)}/submissions",
+                             body={"text": text})
+
+    def my_explanation(self, slug: str, key: str) -> dict:
+        """Your versions of explanation question `key` ("versions": text and created_at, oldest
+        first; "word_budget"); after the reveal also "grading" (rubric "items" applied,
+        "comment", "points"; null if not graded) and the "featured" explanations."""
+        return self._request("GET", f"/puzzles/{self._seg(slug)}/questions/{self._seg(key)}/explanation")
+
     def my_submissions(self, slug: str | None = None) -> list[dict]:
         """Your own attempts (every status), oldest first; `slug` narrows to one puzzle."""
         return self._request("GET", "/me/submissions", params={"puzzle": slug})["submissions"]

@@ -63,7 +63,7 @@ SCHEMAS: dict = {
             "progress": {"type": "integer"}, "stage": {"type": "string"}})]}}),
     "Question": _obj({
         "key": {"type": "string"}, "prompt_md": {"type": "string"},
-        "kind": {"type": "string", "enum": ["numeric", "interval", "choice", "text"]},
+        "kind": {"type": "string", "enum": ["numeric", "interval", "choice", "text", "explanation"]},
         "mode": {"type": "string", "enum": ["forecast", "challenge"],
                  "description": "forecast: revisable until the deadline, scored at the reveal; "
                                 "challenge: right or wrong at once, all-or-nothing points."},
@@ -71,11 +71,13 @@ SCHEMAS: dict = {
                                "description": "A forecast's prediction in force (your latest)."},
         "choices": {"type": ["array", "null"], "items": {"type": "string"}},
         "unit": {"type": "string"}, "points": {"type": "number"},
+        "word_budget": {"type": ["integer", "null"],
+                        "description": "Explanations: the length the mentors suggest, in words (longer is allowed)."},
         "max_attempts": {"type": "integer", "minimum": 1},
         "attempts_left": {"type": "integer", "minimum": 0}, "solved": {"type": "boolean"},
         "wait_until": {**TIME_OR_NULL, "description": "After a wrong answer: no attempt before this time."},
         "truth": {"description": "The true value: only after the reveal (mentors: always). Null while not computed."},
-    }, required=["key", "prompt_md", "kind", "mode", "choices", "unit", "points", "max_attempts",
+    }, required=["key", "prompt_md", "kind", "mode", "choices", "unit", "points", "word_budget", "max_attempts",
                  "attempts_left", "solved", "wait_until", "current_prediction"]),
     "PuzzleDetail": _obj({
         **SUMMARY, "statement_md": {"type": "string"}, "revealed": {"type": "boolean"},
@@ -86,9 +88,11 @@ SCHEMAS: dict = {
     "AnswerBody": {
         "type": "object",
         "description": "numeric/interval questions: value, and optionally (interval: required) "
-                       "lower and upper, a 90% interval containing value; choice: choice; text: text.",
+                       "lower and upper, a 90% interval containing value; choice: choice; text: text "
+                       "(at most 1000 characters); explanation: text, Markdown of at most 5000 "
+                       "characters (each submission is a new version, editable until the deadline).",
         "properties": {"value": ANSWER_NUMBER, "lower": ANSWER_NUMBER, "upper": ANSWER_NUMBER,
-                       "choice": {"type": "string"}, "text": {"type": "string", "maxLength": 1000}},
+                       "choice": {"type": "string"}, "text": {"type": "string", "maxLength": 5000}},
         "example": {"value": 0.9, "lower": 0.8, "upper": 0.95},
     },
     "Submission": _obj({
@@ -101,6 +105,28 @@ SCHEMAS: dict = {
         "payload": {"type": "object", "description": "The answer as stored (as sent, for refused attempts)."},
         "source": {"type": "string"}, "created_at": TIME, "graded_at": TIME_OR_NULL}),
     "SubmissionList": _obj({"submissions": {"type": "array", "items": _ref("Submission")}}),
+    "ExplanationVersion": _obj({"id": {"type": "integer"}, "text": {"type": "string"}, "created_at": TIME}),
+    "RubricItemApplied": _obj({"key": {"type": "string"}, "description": {"type": "string"},
+                               "points": {"type": "number", "description": "Positive: something done well; negative: a mistake."}}),
+    "ExplanationGrading": _obj({
+        "submission_id": {"type": "integer", "description": "The version graded: your last one before the deadline."},
+        "items": {"type": "array", "items": _ref("RubricItemApplied")},
+        "comment": {"type": "string"},
+        "points": {"type": "number", "description": "The applied items' points, clamped to [0, the question's points]."}}),
+    "FeaturedExplanation": _obj({
+        "id": {"type": "integer"}, "author": {"type": "string", "description": "A display name, or \"Anonymous scholar\"."},
+        "text": {"type": "string", "description": "Markdown."}, "helpful": {"type": "integer", "minimum": 0},
+        "reacted": {"type": "boolean", "description": "You marked it helpful."}}),
+    "Explanation": _obj({
+        "puzzle": {"type": "string"}, "question": {"type": "string"},
+        "word_budget": {"type": ["integer", "null"]}, "max_chars": {"type": "integer"},
+        "deadline_at": TIME, "revealed": {"type": "boolean"},
+        "versions": {"type": "array", "items": _ref("ExplanationVersion"), "description": "Yours, oldest first."},
+        "grading": {"oneOf": [{"type": "null"}, _ref("ExplanationGrading")],
+                    "description": "Only after the reveal (absent before): null if not graded."},
+        "featured": {"type": "array", "items": _ref("FeaturedExplanation"),
+                     "description": "Only after the reveal (absent before)."},
+    }, required=["puzzle", "question", "word_budget", "max_chars", "deadline_at", "revealed", "versions"]),
     "LeaderboardEntry": _obj({
         "rank": {"type": "integer", "minimum": 1}, "display_name": {"type": "string"},
         "points": {"type": "number"}, "solved": {"type": "integer"}, "answered": {"type": "integer"},
@@ -162,6 +188,13 @@ PATHS: dict = {
                       "202": _json(_ref("Submission"), "Pending: graded automatically when the truth arrives."),
                       "400": _err("BadRequest"), "403": _err("Forbidden"), "404": _err("NotFound"),
                       "409": _err("Conflict"), **_AUTHED}}},
+    "/api/v1/puzzles/{slug}/questions/{key}/explanation": {"get": {
+        "operationId": "myExplanation",
+        "summary": "Your versions of an explanation question; after the reveal also your grading "
+                   "(rubric items applied, comment, points) and the featured explanations. Submit a "
+                   "version with submitAnswer and {\"text\": \"<markdown>\"}.",
+        "parameters": [_SLUG, _KEY],
+        "responses": {"200": _json(_ref("Explanation"), "Your explanation."), "404": _err("NotFound"), **_AUTHED}}},
     "/api/v1/me/submissions": {"get": {
         "operationId": "mySubmissions", "summary": "The caller's own attempts, oldest first.",
         "parameters": [_Q_PUZZLE],

@@ -148,3 +148,29 @@ def test_revoked_token_and_unreachable_server(app, server):
     assert err.value.status == 0 and "Could not reach" in err.value.message
     with pytest.raises(ValueError):
         mip_client.Client("puzzles.example.org", token)
+
+
+def test_explanations_submit_read_and_grading_after_the_reveal(app, server):
+    from tests.explanation_helpers import add_explanation_question, grade
+
+    add_explanation_question(app, "test-puzzle", word_budget=40)
+    client = mip_client.Client(server, issue_token(app, "ada"))
+    first = client.submit_explanation("test-puzzle", "why", "A first *draft*.")
+    second = client.submit_explanation("test-puzzle", "why", "The mean vector: $\\mu$ dominates.")
+    assert (first["status"], second["status"], second["points"]) == ("pending", "pending", None)
+    mine = client.my_explanation("test-puzzle", "why")
+    assert [v["text"] for v in mine["versions"]] == ["A first *draft*.", "The mean vector: $\\mu$ dominates."]
+    assert mine["word_budget"] == 40 and "grading" not in mine and "featured" not in mine
+    with pytest.raises(mip_client.MIPError) as refused:
+        client.submit_explanation("test-puzzle", "why", "x" * 5001)
+    assert refused.value.status == 400 and "5,000" in refused.value.message
+    with pytest.raises(mip_client.MIPError) as missing:
+        client.my_explanation("test-puzzle", "mean")
+    assert missing.value.status == 404
+
+    grade(app, second["id"], ("mean_vector", "wrong_sign"), "Good, but the sign.", featured=True)
+    with after_reveal():
+        mine = client.my_explanation("test-puzzle", "why")
+    assert mine["grading"]["points"] == 3 and mine["grading"]["comment"] == "Good, but the sign."
+    assert [i["key"] for i in mine["grading"]["items"]] == ["mean_vector", "wrong_sign"]
+    assert [(f["author"], f["text"]) for f in mine["featured"]] == [("Ada", "The mean vector: $\\mu$ dominates.")]

@@ -3,9 +3,9 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import (accounts, admin, api, calibration, cohorts, discussion, feed, leaderboard, mentor,
+    from . import (accounts, admin, api, calibration, cohorts, discussion, explanations, feed, leaderboard, mentor,
                    mentor_grading, ops, profile, puzzles, vendor)
 
-    for module in (accounts, admin, api, calibration, cohorts, discussion, feed, leaderboard, mentor,
+    for module in (accounts, admin, api, calibration, cohorts, discussion, explanations, feed, leaderboard, mentor,
                    mentor_grading, ops, profile, puzzles, vendor):
         app.register_blueprint(module.bp)

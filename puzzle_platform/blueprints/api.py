@@ -18,6 +18,8 @@ from ..access.tokens import api_abort, authenticate, count_request
 from ..extensions import csrf, db
 from ..grading.leaderboard import board_json, board_scope
 from ..models import Puzzle, Question, Submission, User
+from ..content.explanations import (MAX_EXPLANATION, explanation_view, featured_json, grading_json,
+                                    version_json)
 from ..content.page import figure_views, question_views
 from ..grading.reveal import ensure_scored, score_due
 from ..grading.submissions import submit
@@ -70,7 +72,7 @@ def _puzzle_detail(puzzle: Puzzle, user: User) -> dict:
     for view in question_views(puzzle, user, show_truth):
         q = view.question
         item = {"key": q.key, "prompt_md": q.prompt_md, "kind": q.kind, "mode": q.mode,
-                "choices": q.choices, "unit": q.unit, "points": q.points,
+                "choices": q.choices, "unit": q.unit, "points": q.points, "word_budget": q.word_budget,
                 "max_attempts": q.max_attempts, "attempts_left": view.attempts_left,
                 "solved": view.solved, "wait_until": iso(view.wait_until),
                 "current_prediction": view.current.payload if view.current else None}
@@ -146,6 +148,28 @@ def create_submission(slug: str, key: str):
         return jsonify(_submission(outcome.submission, slug, key)), outcome.status
     headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
     api_abort(outcome.status, outcome.message, headers)
+
+
+@bp.get("/puzzles/<slug>/questions/<key>/explanation")
+def my_explanation(slug: str, key: str):
+    """The caller's versions of an explanation, oldest first; after the reveal also the
+    grading of the counted version and the featured explanations. Before the reveal the
+    body has no grading field at all (grading happens after the deadline, shown at the reveal)."""
+    user: User = g.api_user
+    puzzle = visible_puzzle(slug, mentor=user.is_mentor)
+    ensure_scored(puzzle)
+    question = next((q for q in puzzle.questions if q.key == key), None)
+    if question is None or question.kind != "explanation":
+        api_abort(404, f"Puzzle {slug!r} has no explanation question {key!r}.")
+    revealed = puzzle.is_revealed()
+    view = explanation_view(question, user, revealed)
+    body = {"puzzle": puzzle.slug, "question": question.key, "word_budget": question.word_budget,
+            "max_chars": MAX_EXPLANATION, "deadline_at": iso(puzzle.deadline_at), "revealed": revealed,
+            "versions": [version_json(s) for s in reversed(view.versions)]}
+    if revealed:
+        body["grading"] = grading_json(view.grading) if view.grading else None
+        body["featured"] = [featured_json(f) for f in view.featured]
+    return jsonify(body)
 
 
 @bp.get("/me/submissions")

@@ -3,6 +3,8 @@
 Routes (every one needs a login; each acts on the caller's own account only):
   GET  /profile                        the page: display name form, tokens, new-token form
   POST /profile/display-name           change the display name shown on leaderboards
+  POST /profile/feature-anonymously    whether a featured explanation of yours shows your
+                                       display name or "Anonymous scholar"
   POST /profile/tokens                 create a token: its plain text is on this response
                                        only (never stored, never shown again)
   POST /profile/tokens/<id>/revoke     revoke one of your tokens (someone else's id: 404)
@@ -89,6 +91,20 @@ def update_display_name():
     db.session.commit()
     flash("Display name changed.", "success")
     return redirect(url_for("profile.show"), 303)
+
+
+@bp.post("/profile/feature-anonymously")
+@login_required
+def update_feature_anonymously():
+    """The checkbox: present and "1" means anonymous; absent (unchecked) means by name."""
+    value = request.form.get("anonymous", "0")
+    if value not in ("0", "1"):
+        abort(400, "anonymous must be 0 or 1.")
+    current_user.feature_anonymously = value == "1"
+    db.session.commit()
+    flash("Featured explanations of yours now show " +
+          ("“Anonymous scholar”." if value == "1" else "your display name."), "success")
+    return redirect(url_for("profile.show", _anchor="explanations"), 303)
 
 
 @bp.post("/profile/tokens")

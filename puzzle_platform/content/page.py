@@ -19,6 +19,7 @@ from flask import current_app
 from ..extensions import db
 from ..grading.refresh import COUNTED
 from ..grading.submissions import History
+from .explanations import ExplanationView, explanation_view
 from ..grading.truth import current_artifact, resolve_truth
 from ..models import Job, Puzzle, Question, Score, Submission, User
 from ..recipes import RecipeError, get_recipe
@@ -35,6 +36,7 @@ class QuestionView:
     current: Submission | None = None   # a forecast's prediction in force (the latest)
     truth: object = None
     distribution: dict | None = None
+    explanation: ExplanationView | None = None  # kind "explanation" only (content/explanations.py)
 
 
 NOT_AVAILABLE = "Figure not available yet."
@@ -170,6 +172,9 @@ def question_views(puzzle: Puzzle, user: User | None, show_truth: bool) -> list[
             else:
                 view.solved = past.solved
                 view.wait_until = past.wait_until(current_app.config["WRONG_ANSWER_WAITS"], now)
+        if q.kind == "explanation":
+            # The grading and the featured ones at the reveal only, even for mentors' own view.
+            view.explanation = explanation_view(q, user, puzzle.is_revealed(), own.get(q.id, []))
         if show_truth:
             truth = resolve_truth(q)
             view.truth = truth.value if truth else None

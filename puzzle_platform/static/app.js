@@ -34,6 +34,41 @@
     });
   }
   tick(); setInterval(tick, 1000);
+  // Explanations: a live Markdown preview (rendered by the server's sanitiser) and the word
+  // count against the question's budget (over the budget is allowed, only flagged).
+  var csrfInput = document.querySelector('input[name="csrf_token"]');
+  document.querySelectorAll("textarea[data-explanation-preview]").forEach(function (area) {
+    var out = document.getElementById(area.getAttribute("data-explanation-preview"));
+    var counter = document.getElementById(area.getAttribute("data-word-count") || "");
+    var budget = parseInt(area.getAttribute("data-word-budget") || "0", 10);
+    var max = parseInt(area.getAttribute("data-max") || "0", 10);
+    var timer = null;
+    var count = function () {
+      if (!counter) { return; }
+      var words = (area.value.match(/\S+/g) || []).length;
+      var over = budget && words > budget;
+      counter.textContent = words + (budget ? " / " + budget : "") + " words" +
+        (over ? " (over the budget: allowed, but keep it short)" : "");
+      counter.classList.toggle("over-budget", !!over);
+    };
+    var render = function () {
+      if (!out) { return; }
+      if (max && area.value.length > max) {
+        out.textContent = "Too long: " + area.value.length + " characters (at most " + max + ").";
+        return;
+      }
+      fetch(area.getAttribute("data-preview-url"), {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "application/json",
+                  "X-CSRFToken": csrfInput ? csrfInput.value : ""},
+        body: JSON.stringify({markdown: area.value})
+      }).then(function (r) { return r.json(); }).then(function (data) {
+        if (data.html !== undefined) { out.innerHTML = data.html; }  // sanitised by the server (nh3)
+        else if (data.error) { out.textContent = data.error.message; }
+      }).catch(function () { out.textContent = "Preview unavailable."; });
+    };
+    area.addEventListener("input", function () { count(); clearTimeout(timer); timer = setTimeout(render, 400); });
+  });
   // Figures being computed: poll the job's progress and reload when the figure exists.
   var boxes = document.querySelectorAll(".job-progress[data-progress-url]");
   if (boxes.length) {

@@ -40,7 +40,7 @@ ROLE_USER = {"scholar": "sam", "mentor": "mona", "admin": "adam"}
 LIVE, REVEALED, CLOSED, FUTURE = "live-puzzle", "old-puzzle", "closed-puzzle", "future-puzzle"
 PUZZLE_SLUGS = (LIVE, REVEALED, CLOSED, FUTURE)
 COHORT_SLUGS = ("alpha", "beta")  # alpha: olga + cora; beta: sam. Both private boards.
-QUESTION_KEYS = ("mean", "word", "pick", "lit")
+QUESTION_KEYS = ("mean", "word", "pick", "lit", "why")
 USERNAMES = ("sam", "olga", "cora", "mona", "adam")
 
 # Distinctive values, so that a leak shows up verbatim in a response body.
@@ -62,6 +62,13 @@ OLGA_OVERRIDE_REASON = "OVERRIDE-REASON-6620"
 SAM_TEXT = "Sam-Text-Answer-1187"
 HIDDEN_POST = "HIDDEN-POST-BODY-2290"
 HIDE_REASON = "HIDE-REASON-4471"
+# Explanations ("why" on the live and the revealed puzzle): graded already, olga's featured.
+OLGA_EXPLANATION = "Olga-Explanation-3391"
+CORA_EXPLANATION = "Cora-Explanation-3392"
+SAM_EXPLANATION = "Sam-Explanation-3393"
+OLD_FEATURED = "Old-Featured-Explanation-3394"
+EX_COMMENTS = {"olga": "Olga-Ex-Comment-5501", "cora": "Cora-Ex-Comment-5502", "sam": "Sam-Ex-Comment-5503"}
+LIVE_RUBRIC = (("core", "Live-Rubric-Core-6601", 6.0), ("slip", "Live-Rubric-Slip-6602", -2.0))
 
 
 def literal_question(truth: float, prompt: str = "A number.", mode: str = "forecast") -> str:
@@ -93,6 +100,7 @@ class World:
     codes: dict[str, str] = field(default_factory=dict)        # cohort slug -> invite code
     posts: dict[str, int] = field(default_factory=dict)        # visible, hidden, old
     subs: dict[str, int] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)       # explanation grades: olga_live, olga_old
     sessions: dict[str, int] = field(default_factory=dict)     # username -> a login on another browser
 
     def params(self, role: str = "anonymous") -> dict[str, object]:
@@ -105,6 +113,7 @@ class World:
             "own_token": self.token_ids[own], "mona_token": self.token_ids["mona"],
             "post_visible": self.posts["visible"], "post_hidden": self.posts["hidden"],
             "olga_override": self.subs["olga_override"],
+            "olga_live_grade": self.grades["olga_live"], "olga_old_grade": self.grades["olga_old"],
             "own_session": self.sessions[own], "mona_session": self.sessions["mona"],
         }
 
@@ -213,7 +222,29 @@ def world(tmp_path_factory, template_db) -> World:
     add_artifact(app, LIVE, "fig", LIVE_STATS)
     add_artifact(app, REVEALED, "fig", {"mean_cos": 0.4711, "std_cos": 0.05, "mean_norm": 2.0})
     _populate(app, built)
+    _explanations(app, built, datetime.now(timezone.utc))
     return built
+
+
+def _explanations(app: Flask, world: World, now: datetime) -> None:
+    """Explanation question "why" on the live puzzle (olga's, cora's and sam's versions, all
+    graded; olga's featured) and on the revealed one (olga's featured, written before its
+    deadline)."""
+    from tests.explanation_helpers import add_explanation_question, add_version, grade
+
+    add_explanation_question(app, LIVE, rubric=LIVE_RUBRIC)
+    add_explanation_question(app, REVEALED)
+    for name, text in (("olga", OLGA_EXPLANATION), ("cora", CORA_EXPLANATION), ("sam", SAM_EXPLANATION)):
+        sub = add_version(app, LIVE, "why", name, text)
+        world.grades[f"{name}_live"] = grade(app, sub, ("core", "slip"), EX_COMMENTS[name],
+                                             featured=name == "olga", mentor="mona")
+    old = add_version(app, REVEALED, "why", "olga", OLD_FEATURED, at=now - timedelta(days=2, hours=12))
+    world.grades["olga_old"] = grade(app, old, ("mean_vector",), "Old comment.", featured=True, mentor="mona")
+    with app.app_context():
+        from puzzle_platform.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ def route_args(rule: str, world) -> dict[str, object]:
     return {"slug": "alpha" if rule.startswith("/cohorts/") else LIVE, "key": "mean",
             "code": world.codes["alpha"], "user_id": world.users["cora"],
             "post_id": world.posts["visible"], "submission_id": world.subs["olga_override"],
-            "token_id": world.token_ids["mona"], "session_id": world.sessions["mona"]}
+            "token_id": world.token_ids["mona"], "session_id": world.sessions["mona"],
+            "grade_id": world.grades["olga_old"]}
 
 
 # Enough fields that each POST would be accepted with a token (see the control below).

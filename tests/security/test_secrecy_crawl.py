@@ -15,11 +15,14 @@ from datetime import timedelta
 import pytest
 
 from puzzle_platform.timeutil import utcnow
-from tests.security.conftest import (CLOSED_ANSWER, CLOSED_LITERAL, FUTURE_ANSWER, FUTURE_LITERAL,
-                                     FUTURE_STATEMENT, FUTURE_TITLE, HIDDEN_POST, HIDE_REASON, LIVE,
-                                     LIVE_ANSWER, LIVE_LITERAL, LIVE_STATS, LIVE_TEXT_TRUTH,
-                                     OLGA_CLOSED_VALUE, OLGA_DISPLAY, OLGA_LIVE, OLGA_OVERRIDE_REASON,
-                                     OLGA_TEXT, SAM_TEXT, SKIP_PREFIXES, client_as, crawl_as, frozen)
+from tests.security.conftest import (CLOSED_ANSWER, CLOSED_LITERAL, CORA_EXPLANATION, EX_COMMENTS,
+                                     FUTURE_ANSWER, FUTURE_LITERAL, FUTURE_STATEMENT, FUTURE_TITLE,
+                                     HIDDEN_POST, HIDE_REASON, LIVE, LIVE_ANSWER, LIVE_LITERAL, LIVE_RUBRIC,
+                                     LIVE_STATS, LIVE_TEXT_TRUTH, OLD_FEATURED, OLGA_CLOSED_VALUE,
+                                     OLGA_DISPLAY, OLGA_EXPLANATION, OLGA_LIVE, OLGA_OVERRIDE_REASON,
+                                     OLGA_TEXT, REVEALED, SAM_EXPLANATION, SAM_TEXT, SKIP_PREFIXES,
+                                     client_as, crawl_as, frozen)
+from tests.helpers import csrf_token
 
 
 
@@ -44,12 +47,19 @@ def secrets_before_reveal(world, role: str) -> dict[str, str]:
         OLGA_TEXT: "olga's text answer", OLGA_OVERRIDE_REASON: "override reason on olga's attempt",
         HIDDEN_POST: "hidden post body", HIDE_REASON: "reason a post by olga was hidden",
         world.codes["alpha"]: "invite code of a cohort sam is not in",
+        OLGA_EXPLANATION: "olga's explanation (featured, but not before the reveal)",
+        CORA_EXPLANATION: "cora's explanation",
+        **{comment: f"mentor's comment on {name}'s explanation (sam's own too: shown at the reveal)"
+           for name, comment in EX_COMMENTS.items()},
+        **{description: "a rubric item (applied to sam's own explanation too: shown at the reveal)"
+           for _, description, _ in LIVE_RUBRIC},
         **{world.emails[u]: f"{u}'s email" for u in ("olga", "cora", "mona", "adam")},
         **{world.tokens[u]: f"{u}'s API token" for u in ("olga", "cora", "mona", "adam")},
         **{world.token_prefixes[u]: f"{u}'s API token prefix" for u in ("olga", "cora", "mona", "adam")},
     })
     if role == "anonymous":
-        found.update({SAM_TEXT: "sam's text answer", world.emails["sam"]: "sam's email",
+        found.update({SAM_TEXT: "sam's text answer", SAM_EXPLANATION: "sam's explanation",
+                      world.emails["sam"]: "sam's email",
                       world.token_prefixes["sam"]: "sam's API token prefix"})
     return found
 
@@ -77,6 +87,9 @@ def test_nothing_secret_before_the_reveal(app, world, role):
         assert pages[f"/api/v1/puzzles/{LIVE}"].status == 200
         assert pages[f"/puzzles/{LIVE}/discussion"].status == 200
         assert any(SAM_TEXT in p.body for p in pages.values())  # his own attempts, yes
+        assert SAM_EXPLANATION in pages[f"/puzzles/{LIVE}"].body  # and his own explanation
+        assert pages[f"/api/v1/puzzles/{LIVE}/questions/why/explanation"].status == 200
+        assert OLD_FEATURED in pages[f"/puzzles/{REVEALED}"].body  # featured, revealed: shown
     else:
         assert pages[f"/api/v1/puzzles/{LIVE}"].status == 401
 
@@ -89,7 +102,7 @@ def test_the_crawl_finds_the_secrets_where_they_are_allowed(app, world):
             if text in page.body}
     for text in (f"{LIVE_STATS['mean_cos']:.6g}", f"{LIVE_LITERAL:.6g}", f"{CLOSED_LITERAL:.6g}",
                  LIVE_TEXT_TRUTH, LIVE_ANSWER, CLOSED_ANSWER, FUTURE_ANSWER, FUTURE_TITLE, FUTURE_STATEMENT,
-                 OLGA_TEXT, OLGA_OVERRIDE_REASON, HIDDEN_POST, HIDE_REASON, world.codes["alpha"],
+                 OLGA_TEXT, OLGA_OVERRIDE_REASON, OLGA_EXPLANATION, CORA_EXPLANATION, HIDDEN_POST, HIDE_REASON, world.codes["alpha"],
                  repr(OLGA_LIVE["value"]), repr(OLGA_CLOSED_VALUE)):
         assert text in seen, text
 
@@ -104,3 +117,33 @@ def test_after_the_reveal_the_scholar_sees_truth_and_answer(app, world):
     assert api["answer_md"].strip() == LIVE_ANSWER
     assert repr(LIVE_STATS["mean_cos"]) in notebook and f"/puzzles/{LIVE}/figures/fig/notebook.ipynb" in page
     assert {q["key"]: q["truth"] for q in api["questions"]}["mean"] == LIVE_STATS["mean_cos"]
+
+
+def test_another_scholars_explanation_before_and_after_the_reveal(app, world):
+    """Sam never sees olga's or cora's explanation before the reveal (page, API, featured
+    list, the mentors' CSV), nor any grading, his own included; after it he sees his own
+    grading and olga's featured explanation, never cora's (not featured) nor their comments."""
+    client, headers = client_as(app, "scholar"), world.bearer("scholar")
+    api_url = f"/api/v1/puzzles/{LIVE}/questions/why/explanation"
+    page = client.get(f"/puzzles/{LIVE}").get_data(as_text=True)
+    api = client.get(api_url, headers=headers)
+    assert SAM_EXPLANATION in page and [v["text"] for v in api.get_json()["versions"]] == [SAM_EXPLANATION]
+    assert "grading" not in api.get_json() and "featured" not in api.get_json()
+    for body in (page, api.get_data(as_text=True)):
+        for secret in (OLGA_EXPLANATION, CORA_EXPLANATION, *EX_COMMENTS.values(), LIVE_RUBRIC[0][1]):
+            assert secret not in body
+    assert "Featured explanations" not in page
+    assert client.get(f"/mentor/puzzles/{LIVE}/submissions.csv").status_code == 403
+    helpful = f"/puzzles/{LIVE}/questions/why/featured/{world.grades['olga_live']}/helpful"
+    assert client.post(helpful, data={"csrf_token": csrf_token(client, f"/puzzles/{LIVE}")}).status_code == 404
+
+    with frozen(utcnow() + timedelta(days=3)):
+        page = client.get(f"/puzzles/{LIVE}").get_data(as_text=True)
+        body = client.get(api_url, headers=headers).get_json()
+        assert client.post(helpful, data={"csrf_token": csrf_token(client, f"/puzzles/{LIVE}")}).status_code == 303
+    assert OLGA_EXPLANATION in page and f"By <strong>{OLGA_DISPLAY}</strong>" in page
+    assert EX_COMMENTS["sam"] in page and LIVE_RUBRIC[0][1] in page  # his own grading, now
+    for secret in (CORA_EXPLANATION, EX_COMMENTS["olga"], EX_COMMENTS["cora"]):
+        assert secret not in page and secret not in str(body)
+    assert [f["text"] for f in body["featured"]] == [OLGA_EXPLANATION]
+    assert body["grading"]["comment"] == EX_COMMENTS["sam"] and body["grading"]["points"] == 4
