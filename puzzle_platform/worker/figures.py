@@ -59,3 +59,9 @@ def histogram_figure(edges: list[float], counts: list[int], convention: Conventi
                       "showarrow": False, "font": {"size": 11}}],
     )
     return json.loads(fig.to_json())
+
+
+def caption_annotation(caption: str, y: float = -0.28) -> dict:
+    """The caption under a figure's plot: every recipe states its conventions there."""
+    return {"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": y,
+            "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 11}}

@@ -16,6 +16,7 @@ import torch
 
 from ...recipes import RecipeError
 from ...recipes.ablation import SPEC, parse_component
+from ..figures import caption_annotation
 from ..inputs import Batch, Tokens, batches, build_tokens, default_batch_size
 from ..models_runtime import load_bridge
 from ._common import ProgressFn, provenance, reporter
@@ -105,9 +106,7 @@ def _figure(labels: list[str], deltas: list[float], title: str, caption: str) ->
         xaxis={"title": "ablated component", "type": "category"},
         yaxis={"title": "loss increase (nats)"},
         margin={"b": 110},
-        annotations=[{"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": -0.28,
-                      "xanchor": "left", "yanchor": "top", "showarrow": False,
-                      "font": {"size": 11}}],
+        annotations=[caption_annotation(caption, -0.28)],
     )
     return json.loads(fig.to_json())
 

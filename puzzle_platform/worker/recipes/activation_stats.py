@@ -16,6 +16,7 @@ import torch
 
 from ...recipes import RecipeError
 from ...recipes.activation_stats import QUANTILES
+from ..figures import caption_annotation
 from ..inputs import Tokens, batches, build_tokens
 from ..models_runtime import load_bridge
 from ..streaming_stats import NonDeterministic, NoValues, stream_stats
@@ -120,9 +121,7 @@ def _figure(edges: list[float], counts: list[int], title: str, caption: str, xla
     fig.update_layout(title=title, template="plotly_white", bargap=0, showlegend=False,
                       xaxis={"title": xlabel, "range": [edges[0], edges[-1]]},
                       yaxis={"title": "values"}, margin={"b": 110},
-                      annotations=[{"text": caption, "xref": "paper", "yref": "paper", "x": 0,
-                                    "y": -0.28, "xanchor": "left", "yanchor": "top",
-                                    "showarrow": False, "font": {"size": 11}}])
+                      annotations=[caption_annotation(caption, -0.28)])
     return json.loads(fig.to_json())
 
 

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from ...recipes import RecipeError
 from ...recipes.attention_heads import head_of, scores
+from ..figures import caption_annotation
 from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
 from ._common import ProgressFn, provenance, reporter
@@ -74,9 +75,7 @@ def _figure(mats: dict[str, np.ndarray], title: str, caption: str) -> dict:
         fig.update_xaxes(title_text="head", dtick=1, row=1, col=i)
         fig.update_yaxes(title_text="layer" if i == 1 else None, dtick=1, autorange="reversed", row=1, col=i)
     fig.update_layout(title=title, template="plotly_white", margin={"b": 130}, **layout,
-                      annotations=list(fig.layout.annotations) + [{
-                          "text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": -0.3,
-                          "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 11}}])
+                      annotations=list(fig.layout.annotations) + [caption_annotation(caption, -0.3)])
     return json.loads(fig.to_json())
 
 

@@ -14,6 +14,7 @@ import torch
 
 from ...recipes import RecipeError
 from ...recipes.embedding_neighbors import SPEC, parse_expression
+from ..figures import caption_annotation
 from ..models_runtime import load_bridge
 from ._common import ProgressFn, provenance
 
@@ -59,9 +60,7 @@ def _figure(neighbors: list[dict], target: int | None, title: str, caption: str)
         xaxis={"title": "nearest tokens (rank: text)", "type": "category"},
         yaxis={"title": "cosine with the result"},
         margin={"b": 140},
-        annotations=[{"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": -0.45,
-                      "xanchor": "left", "yanchor": "top", "showarrow": False,
-                      "font": {"size": 11}}],
+        annotations=[caption_annotation(caption, -0.45)],
     )
     return json.loads(fig.to_json())
 

@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from ...recipes import RecipeError
 from ...recipes.logit_attribution import SPEC
+from ..figures import caption_annotation
 from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
 from ._common import provenance, reporter
@@ -162,8 +163,5 @@ def _figure(stats: dict, n_layers: int, n_heads: int, model: str, caption: str) 
     fig.update_yaxes(title_text="logit difference", row=1, col=2)
     fig.update_layout(title=f"Direct logit attribution: {model}", template="plotly_white",
                       showlegend=False, margin={"b": 120},
-                      annotations=list(fig.layout.annotations) + [{
-                          "text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": -0.3,
-                          "xanchor": "left", "yanchor": "top", "showarrow": False,
-                          "font": {"size": 11}}])
+                      annotations=list(fig.layout.annotations) + [caption_annotation(caption, -0.3)])
     return json.loads(fig.to_json())

@@ -16,6 +16,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from ...recipes.logit_lens import SPEC
+from ..figures import caption_annotation
 from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
 from ._common import provenance, reporter
@@ -115,8 +116,5 @@ def _figure(stats: dict, points: list[tuple[str, str]], model: str, caption: str
     fig.update_yaxes(rangemode="tozero", row=2, col=1)
     fig.update_layout(title=f"Logit lens: {model}", template="plotly_white", showlegend=False,
                       margin={"b": 110},
-                      annotations=list(fig.layout.annotations) + [{
-                          "text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": -0.16,
-                          "xanchor": "left", "yanchor": "top", "showarrow": False,
-                          "font": {"size": 11}}])
+                      annotations=list(fig.layout.annotations) + [caption_annotation(caption, -0.16)])
     return json.loads(fig.to_json())

@@ -14,6 +14,7 @@ import torch
 
 from ...recipes import RecipeError
 from ...recipes.weight_spectrum import PER_HEAD, SPEC
+from ..figures import caption_annotation
 from ..models_runtime import load_bridge
 from ._common import ProgressFn, provenance
 
@@ -73,9 +74,7 @@ def _figure(values: list[float], label: str, caption: str) -> dict:
         xaxis={"title": "index i (descending order)"},
         yaxis={"title": "singular value s_i", "type": "log"},
         margin={"b": 100},
-        annotations=[{"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": -0.25,
-                      "xanchor": "left", "yanchor": "top", "showarrow": False,
-                      "font": {"size": 11}}],
+        annotations=[caption_annotation(caption, -0.25)],
     )
     return json.loads(fig.to_json())
 
