@@ -46,7 +46,7 @@ def queue(slug: str, key: str):
     graded, total = eq.progress(question)
     return render_template("mentor/explanations.html", question=question, puzzle=question.puzzle,
                            versions=eq.versions(question), graded=graded, total=total,
-                           me=current_user)
+                           me=current_user, claim_minutes=eq.CLAIM_SECONDS // 60)
 
 
 def _next(question: Question, skip: int | None = None):

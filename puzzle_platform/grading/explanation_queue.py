@@ -117,7 +117,8 @@ def _insert_claim(question: Question, submission_id: int, mentor: User, now: dat
     stmt = insert(ExplanationGrade.__table__).values(
         submission_id=submission_id, question_id=question.id, comment="", claimed_by=mentor.id,
         claimed_at=now, featured=False, updated_at=now).on_conflict_do_nothing(index_elements=["submission_id"])
-    return db.session.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: with an implicit RETURNING the driver reports rowcount -1
+    return db.session.execute(stmt.returning(ExplanationGrade.__table__.c.id)).scalar() is not None
 
 
 def _take_claim(submission_id: int, mentor: User, now: datetime) -> bool:
@@ -127,8 +128,8 @@ def _take_claim(submission_id: int, mentor: User, now: datetime) -> bool:
         table.c.submission_id == submission_id, table.c.graded_at.is_(None),
         sa.or_(table.c.claimed_by.is_(None), table.c.claimed_by == mentor.id,
                table.c.claimed_at.is_(None), table.c.claimed_at < _cutoff(now)),
-    ).values(claimed_by=mentor.id, claimed_at=now, updated_at=now)
-    return db.session.execute(stmt).rowcount == 1
+    ).values(claimed_by=mentor.id, claimed_at=now, updated_at=now).returning(table.c.id)
+    return db.session.execute(stmt).scalar() is not None
 
 
 def _release_mine(question: Question, mentor: User) -> None:
@@ -170,7 +171,7 @@ def release(submission_id: int, mentor: User) -> bool:
     table = ExplanationGrade.__table__
     done = db.session.execute(table.update().where(
         table.c.submission_id == submission_id, table.c.claimed_by == mentor.id, table.c.graded_at.is_(None),
-    ).values(claimed_by=None, claimed_at=None)).rowcount == 1
+    ).values(claimed_by=None, claimed_at=None).returning(table.c.id)).scalar() is not None
     db.session.commit()
     return done
 
@@ -224,7 +225,7 @@ def feature(grade_id: int, on: bool) -> ExplanationGrade:
     or not; commits. Only graded versions can be featured."""
     table = ExplanationGrade.__table__
     done = db.session.execute(table.update().where(table.c.id == grade_id, table.c.graded_at.is_not(None))
-                              .values(featured=on, updated_at=utcnow())).rowcount
+                              .values(featured=on, updated_at=utcnow()).returning(table.c.id)).scalar()
     if not done:
         db.session.rollback()
         raise QueueError(409, "only a graded answer can be featured: grade it first")
