@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("rubric_stub")
 
 SLUG = "test-puzzle"
 Q = f"/mentor/puzzles/{SLUG}/questions/explain/explanations"
+A = "/mentor/explanations"
 
 
 @pytest.fixture
@@ -95,20 +96,20 @@ def test_queue_is_anonymous_until_graded_and_counts_one_version_each(app, world)
     # The first in the queue is ann (first to answer); her counted version is her last one.
     first = claim(client)
     assert first == world["ann2"]
-    answer = client.get(f"{Q}/{first}").get_data(as_text=True)
+    answer = client.get(f"{A}/{first}").get_data(as_text=True)
     assert "ANN-FINAL" in answer and "ANN-DRAFT" not in answer and "Answer #1" in answer
     assert "ann</span>" not in answer
     # Superseded and late versions are not in the queue.
-    assert client.get(f"{Q}/{world['ann1']}").status_code == 404
-    assert client.get(f"{Q}/{world['cy_late']}").status_code == 404
+    assert client.get(f"{A}/{world['ann1']}").status_code == 404
+    assert client.get(f"{A}/{world['cy_late']}").status_code == 404
 
-    resp = post(client, f"{Q}/{first}", items=["mean_vector", "evidence"], comment="Good.", then="stay")
+    resp = post(client, f"{A}/{first}", items=["mean_vector", "evidence"], comment="Good.", then="stay")
     assert resp.status_code == 303
     assert grade_row(app, first) == {"comment": "Good.", "graded_by": user_id(app, "mona"), "graded": True,
                                      "claimed_by": None, "featured": False, "items": ["evidence", "mean_vector"]}
     page = client.get(Q).get_data(as_text=True)
     assert "1 of 3 graded" in page and "ann</span>" in page and "Answer #2" in page
-    answer = client.get(f"{Q}/{first}").get_data(as_text=True)
+    answer = client.get(f"{A}/{first}").get_data(as_text=True)
     assert "ann</span>" in answer and "Answer #1" not in answer
 
 
@@ -117,7 +118,7 @@ def test_markdown_is_rendered_with_the_sanitizer(app, world):
     with app.app_context():
         db.session.get(Submission, world["bob"]).payload = {"text": "**anisotropy** <script>alert(1)</script>"}
         db.session.commit()
-    page = client.get(f"{Q}/{world['bob']}").get_data(as_text=True)
+    page = client.get(f"{A}/{world['bob']}").get_data(as_text=True)
     assert "<strong>anisotropy</strong>" in page and "<script>alert(1)" not in page
 
 
@@ -127,7 +128,7 @@ def test_save_and_next_walks_the_queue_until_all_are_graded(app, world):
     seen = []
     while True:
         seen.append(opened)
-        resp = post(client, f"{Q}/{opened}", items=["anisotropy"], comment="", then="next")
+        resp = post(client, f"{A}/{opened}", items=["anisotropy"], comment="", then="next")
         assert resp.status_code == 303
         match = re.search(r"/explanations/(\d+)$", resp.location)
         if not match:
@@ -146,16 +147,16 @@ def test_two_mentors_get_different_answers_and_cannot_overwrite_a_claim(app, wor
     assert a != b and {a, b} <= {world["ann2"], world["bob"], world["cy"]}
     # Mark saving Mona's open answer is refused, and nothing changes.
     before = grade_row(app, a)
-    resp = post(mark, f"{Q}/{a}", items=["evidence"], comment="Mark's comment", then="stay")
+    resp = post(mark, f"{A}/{a}", items=["evidence"], comment="Mark's comment", then="stay")
     assert resp.status_code == 409
     assert "Mona has this answer open" in resp.get_data(as_text=True)
     assert grade_row(app, a) == before == {"comment": "", "graded_by": None, "graded": False,
                                            "claimed_by": user_id(app, "mona"), "featured": False, "items": []}
-    page = mark.get(f"{Q}/{a}").get_data(as_text=True)
+    page = mark.get(f"{A}/{a}").get_data(as_text=True)
     assert "another mentor has this answer open" in page
     # Each grades their own; the third is left for whoever comes next.
-    assert post(mona, f"{Q}/{a}", items=["mean_vector"], comment="M1", then="stay").status_code == 303
-    assert post(mark, f"{Q}/{b}", items=["anisotropy"], comment="M2", then="stay").status_code == 303
+    assert post(mona, f"{A}/{a}", items=["mean_vector"], comment="M1", then="stay").status_code == 303
+    assert post(mark, f"{A}/{b}", items=["anisotropy"], comment="M2", then="stay").status_code == 303
     assert grade_row(app, a)["items"] == ["mean_vector"] and grade_row(app, b)["items"] == ["anisotropy"]
     c = claim(mark)
     assert c not in (a, b)
@@ -170,9 +171,9 @@ def test_a_claim_times_out(app, world):
     with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=11)):
         # Mona walked away: her claim lapsed, so Mark may take it (his earlier one is released).
         assert claim(mark) == a
-        resp = post(mona, f"{Q}/{a}", items=["evidence"], comment="late", then="stay")
+        resp = post(mona, f"{A}/{a}", items=["evidence"], comment="late", then="stay")
         assert resp.status_code == 409
-        assert post(mark, f"{Q}/{a}", items=["evidence"], comment="ok", then="stay").status_code == 303
+        assert post(mark, f"{A}/{a}", items=["evidence"], comment="ok", then="stay").status_code == 303
     assert grade_row(app, a)["comment"] == "ok"
 
 
@@ -188,34 +189,34 @@ def test_bad_grades_are_refused_and_change_nothing(app, world):
     client = mentor(app)
     a = claim(client)
     before = grade_row(app, a)
-    resp = post(client, f"{Q}/{a}", items=["mean_vector", "nope"], comment="", then="stay")
+    resp = post(client, f"{A}/{a}", items=["mean_vector", "nope"], comment="", then="stay")
     assert resp.status_code == 400 and "no rubric item &#39;nope&#39;" in resp.get_data(as_text=True)
-    resp = post(client, f"{Q}/{a}", items=[], comment="x" * 5001, then="stay")
+    resp = post(client, f"{A}/{a}", items=[], comment="x" * 5001, then="stay")
     assert resp.status_code == 400
     assert grade_row(app, a) == before
     # An answer of another question, or no answer at all.
-    assert post(client, f"{Q}/999999", comment="", then="stay").status_code == 404
+    assert post(client, f"{A}/999999", comment="", then="stay").status_code == 404
     assert client.get(f"/mentor/puzzles/{SLUG}/questions/lit/explanations").status_code == 404
 
 
 def test_only_graded_answers_can_be_featured(app, world):
     client = mentor(app)
     a = claim(client)
-    resp = post(client, f"{Q}/{a}/feature", on="1")
+    resp = post(client, f"{A}/{a}/feature", on="1")
     assert resp.status_code == 409 and "only a graded answer" in resp.get_data(as_text=True)
     assert grade_row(app, a)["featured"] is False
-    post(client, f"{Q}/{a}", items=["evidence"], comment="", then="stay")
-    assert post(client, f"{Q}/{a}/feature", on="1").status_code == 303
+    post(client, f"{A}/{a}", items=["evidence"], comment="", then="stay")
+    assert post(client, f"{A}/{a}/feature", on="1").status_code == 303
     assert grade_row(app, a)["featured"] is True
     assert "featured" in client.get(Q).get_data(as_text=True)
-    assert post(client, f"{Q}/{a}/feature", on="0").status_code == 303
+    assert post(client, f"{A}/{a}/feature", on="0").status_code == 303
     assert grade_row(app, a)["featured"] is False
 
 
 def test_csv_of_rubric_applications(app, world):
     client = mentor(app)
-    post(client, f"{Q}/{world['bob']}", items=["anisotropy", "evidence"], comment="=cmd()", then="stay")
-    post(client, f"{Q}/{world['cy']}", items=["wrong_norm"], comment="Mixed up", then="stay")
+    post(client, f"{A}/{world['bob']}", items=["anisotropy", "evidence"], comment="=cmd()", then="stay")
+    post(client, f"{A}/{world['cy']}", items=["wrong_norm"], comment="Mixed up", then="stay")
     resp = client.get(f"{Q}.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))

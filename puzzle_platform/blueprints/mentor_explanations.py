@@ -17,7 +17,8 @@ from ..extensions import db
 from ..grading import explanation_queue as eq
 from ..models import Question, Submission
 
-bp = Blueprint("mentor_explanations", __name__, url_prefix="/mentor/puzzles/<slug>/questions/<key>")
+bp = Blueprint("mentor_explanations", __name__, url_prefix="/mentor")
+Q = "/puzzles/<slug>/questions/<key>/explanations"
 
 
 def _question(slug: str, key: str) -> Question:
@@ -35,11 +36,19 @@ def _queue_url(q: Question) -> str:
     return url_for("mentor_explanations.queue", slug=q.puzzle.slug, key=q.key)
 
 
-def _answer_url(q: Question, submission_id: int) -> str:
-    return url_for("mentor_explanations.answer", slug=q.puzzle.slug, key=q.key, submission_id=submission_id)
+def _answer_url(submission_id: int) -> str:
+    return url_for("mentor_explanations.answer", submission_id=submission_id)
 
 
-@bp.get("/explanations")
+def _question_of(submission_id: int) -> Question:
+    """The explanation question of an answer (404 for any other attempt)."""
+    sub = db.session.get(Submission, submission_id)
+    if sub is None or sub.question is None or sub.question.kind != "explanation":
+        abort(404, f"No explanation answer {submission_id}.")
+    return _question(sub.question.puzzle.slug, sub.question.key)
+
+
+@bp.get(Q)
 @mentor_required
 def queue(slug: str, key: str):
     question = _question(slug, key)
@@ -56,10 +65,10 @@ def _next(question: Question, skip: int | None = None):
         graded, total = eq.progress(question)
         flash(f"No ungraded answer is free: {graded} of {total} graded.", "success")
         return redirect(_queue_url(question), 303)
-    return redirect(_answer_url(question, claimed.submission.id), 303)
+    return redirect(_answer_url(claimed.submission.id), 303)
 
 
-@bp.post("/explanations/next")
+@bp.post(Q + "/next")
 @mentor_required
 def next_ungraded(slug: str, key: str):
     question = _question(slug, key)
@@ -82,17 +91,14 @@ def _render(question: Question, submission_id: int, error: str | None = None, st
 
 @bp.get("/explanations/<int:submission_id>")
 @mentor_required
-def answer(slug: str, key: str, submission_id: int):
-    return _render(_question(slug, key), submission_id)
+def answer(submission_id: int):
+    return _render(_question_of(submission_id), submission_id)
 
 
 @bp.post("/explanations/<int:submission_id>")
 @mentor_required
-def save(slug: str, key: str, submission_id: int):
-    question = _question(slug, key)
-    sub = db.session.get(Submission, submission_id)
-    if sub is None or sub.question_id != question.id:
-        abort(404, f"Question {key!r} has no answer {submission_id}.")
+def save(submission_id: int):
+    question = _question_of(submission_id)
     try:
         eq.grade(submission_id, current_user, request.form.getlist("items"), request.form.get("comment", ""))
     except eq.QueueError as exc:
@@ -101,13 +107,13 @@ def save(slug: str, key: str, submission_id: int):
     flash(f"Saved the grading of answer {submission_id}.", "success")
     if request.form.get("then") == "next":
         return _next(question)
-    return redirect(_answer_url(question, submission_id), 303)
+    return redirect(_answer_url(submission_id), 303)
 
 
 @bp.post("/explanations/<int:submission_id>/feature")
 @mentor_required
-def feature(slug: str, key: str, submission_id: int):
-    question = _question(slug, key)
+def feature(submission_id: int):
+    question = _question_of(submission_id)
     try:
         version = eq.version(question, submission_id)
         if version.grade is None:
@@ -119,10 +125,10 @@ def feature(slug: str, key: str, submission_id: int):
         return _render(question, submission_id, f"Not changed: {exc}", exc.status)
     flash("Featured: shown under the official answer after the reveal." if on else "No longer featured.",
           "success")
-    return redirect(_answer_url(question, submission_id), 303)
+    return redirect(_answer_url(submission_id), 303)
 
 
-@bp.get("/explanations.csv")
+@bp.get(Q + ".csv")
 @mentor_required
 def csv_export(slug: str, key: str):
     question = _question(slug, key)

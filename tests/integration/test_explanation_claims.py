@@ -23,6 +23,7 @@ from tests.integration.test_grading_races import _run, pause_after
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("rubric_stub")]
 
 Q = "/mentor/puzzles/test-puzzle/questions/explain/explanations"
+A = "/mentor/explanations"
 
 
 def _world(app, puzzles_dir, sync, auth, scholars: int, mentors: int) -> list:
@@ -67,7 +68,7 @@ def test_mentors_asking_at_once_get_different_answers(app, puzzles_dir, sync, au
     saved: list = []
 
     def save(client, token: str, sid: int, key: str) -> None:
-        resp = client.post(f"{Q}/{sid}", data={"csrf_token": token, "items": [key], "comment": f"c{sid}",
+        resp = client.post(f"{A}/{sid}", data={"csrf_token": token, "items": [key], "comment": f"c{sid}",
                                                "then": "stay"})
         saved.append(resp.status_code)
 
