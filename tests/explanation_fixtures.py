@@ -4,7 +4,6 @@ declares explanation questions, `add_explanation_question` can write them there 
 """
 from __future__ import annotations
 
-import types
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Iterator
@@ -22,7 +21,7 @@ def rubric_scoring_stub() -> Iterator[None]:
     """Scoring refreshes look a question's grader up; until grading/state.py handles
     explanation questions itself (the lead's scoring integration), stand in a grader named
     "rubric" that takes no parameters. A no-op once "rubric" is known."""
-    from graders.base import GRADERS, UnknownGrader, get_grader
+    from graders.base import GRADERS, Grader, UnknownGrader, get_grader
 
     try:
         get_grader("rubric")
@@ -30,11 +29,30 @@ def rubric_scoring_stub() -> Iterator[None]:
         return
     except UnknownGrader:
         pass
-    GRADERS["rubric"] = types.SimpleNamespace(name="rubric", validate_params=lambda raw: {})
+    GRADERS["rubric"] = Grader(name="rubric", kinds=frozenset({"text"}), description="Test stand-in.",
+                               param_doc={}, parse_params=lambda raw: {}, check_truth=lambda truth, params: None,
+                               score_answer=_unscored)
     try:
         yield
     finally:
         GRADERS.pop("rubric", None)
+
+
+def authoring_knows_explanations() -> bool:
+    """Whether puzzle.toml and the mentor's puzzle form accept explanation questions (issue 11,
+    item 1). Until they do, a puzzle holding one cannot be shown in the puzzle editor, so the
+    security world leaves its explanation question out and its rows skip."""
+    from puzzle_platform.content import files
+
+    try:
+        files._question({"key": "explain", "prompt": "Explain.", "kind": "explanation"}, 0, {})
+    except (ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def _unscored(answer, truth, params):
+    raise AssertionError("the stand-in grader scores nothing")
 
 
 @pytest.fixture

@@ -230,3 +230,21 @@ def test_csv_of_rubric_applications(app, world):
     assert bob["version_at"].endswith("Z") and bob["graded_at"].endswith("Z")
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RubricApplication)) == 3
+
+
+def test_scholars_and_visitors_are_kept_out(app, world, auth):
+    """The security matrix covers these once its world has an explanation question; here too."""
+    urls = [("GET", Q), ("POST", f"{Q}/next"), ("GET", f"{Q}.csv"), ("GET", f"{A}/{world['bob']}"),
+            ("POST", f"{A}/{world['bob']}"), ("POST", f"{A}/{world['bob']}/feature")]
+    visitor = app.test_client()
+    scholar = app.test_client()
+    assert scholar.post("/login", data={"csrf_token": csrf_token(scholar), "username": "ann",
+                                        "password": "correct horse battery"}).status_code == 302
+    token = csrf_token(scholar, "/")
+    for method, url in urls:
+        for client, status in ((visitor, 401), (scholar, 403)):
+            resp = client.get(url) if method == "GET" else client.post(url, data={
+                "csrf_token": token if client is scholar else csrf_token(visitor), "items": "evidence"})
+            assert resp.status_code == status, (method, url)
+            assert "BOB-TEXT" not in resp.get_data(as_text=True)
+    assert grade_row(app, world["bob"]) is None

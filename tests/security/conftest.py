@@ -29,6 +29,8 @@ from freezegun import freeze_time
 from werkzeug.security import generate_password_hash
 
 from puzzle_platform import create_app
+from tests.explanation_fixtures import (add_explanation_question, add_version, authoring_knows_explanations,
+                                        rubric_scoring_stub)
 from tests.helpers import (add_artifact, choice_question, csrf_token, mean_question, question_toml, text_question,
                            write_puzzle)
 
@@ -62,6 +64,9 @@ OLGA_OVERRIDE_REASON = "OVERRIDE-REASON-6620"
 SAM_TEXT = "Sam-Text-Answer-1187"
 HIDDEN_POST = "HIDDEN-POST-BODY-2290"
 HIDE_REASON = "HIDE-REASON-4471"
+# The closed puzzle's explanation question (rows inserted: tests/explanation_fixtures.py).
+OLGA_EXPLANATION = "Olga-Explanation-5581"
+EXPLANATION_COMMENT = "EXPLANATION-COMMENT-6093"
 
 
 def literal_question(truth: float, prompt: str = "A number.", mode: str = "forecast") -> str:
@@ -105,6 +110,8 @@ class World:
             "own_token": self.token_ids[own], "mona_token": self.token_ids["mona"],
             "post_visible": self.posts["visible"], "post_hidden": self.posts["hidden"],
             "olga_override": self.subs["olga_override"],
+            # 0 (no such answer) while the world has no explanation question: see _explanations
+            "expl_graded": self.subs.get("expl_graded", 0), "expl_ungraded": self.subs.get("expl_ungraded", 0),
             "own_session": self.sessions[own], "mona_session": self.sessions["mona"],
         }
 
@@ -197,6 +204,26 @@ def _populate(app: Flask, world: World) -> None:
         world.posts["old"] = discussion.add_post(people["sam"], puzzles[REVEALED], "Sam on the old puzzle.").id
         db.session.remove()
         db.engine.dispose()
+    if authoring_knows_explanations():
+        _explanations(app, world)
+
+
+def _explanations(app: Flask, world: World) -> None:
+    """The closed puzzle's explanation question: olga's answer graded by mona (with a
+    comment), sam's not graded yet. Rows inserted (tests/explanation_fixtures.py); left out
+    while the puzzle editor cannot show a puzzle that has one."""
+    from puzzle_platform.extensions import db
+    from puzzle_platform.grading import explanation_queue
+    from puzzle_platform.models import User
+
+    qid = add_explanation_question(app, CLOSED)
+    world.subs["expl_graded"] = add_version(app, "olga", qid, f"{OLGA_EXPLANATION} **bold**")
+    world.subs["expl_ungraded"] = add_version(app, "sam", qid, "Sam's explanation.")
+    with app.app_context(), rubric_scoring_stub():
+        mona = db.session.scalar(sa.select(User).where(User.username == "mona"))
+        explanation_queue.grade(world.subs["expl_graded"], mona, ["mean_vector"], EXPLANATION_COMMENT)
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -225,7 +252,8 @@ def app(tmp_path, world, puzzles_dir):
         shutil.copytree(folder, puzzles_dir / folder.name)
     app = create_app(_config(tmp_path, db_path, puzzles_dir))
     app.config["WORLD_DB_PATH"] = str(db_path)
-    yield app
+    with rubric_scoring_stub():
+        yield app
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()
 
