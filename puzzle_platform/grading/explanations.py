@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import ExplanationGrade, Question, RubricApplication, RubricItem, Submission
+from ..models import ExplanationGrade, Puzzle, Question, RubricApplication, RubricItem, Submission
 from .state import POINTS_PLACES
 
-from .answers import MAX_EXPLANATION  # noqa: E402  (characters of Markdown: one limit)
+from .answers import MAX_EXPLANATION  # noqa: F401,E402  (re-exported: one limit for answers and grading)
 MAX_RUBRIC_ITEMS = 9            # keys 1-9 toggle them in the grading queue
 DEFAULT_VERSIONS = 50           # max_attempts of an explanation: how many versions
 RUBRIC_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -121,12 +121,22 @@ def counted_version(question: Question, user_id: int) -> Submission | None:
         .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(1))
 
 
+def counted_subquery(question: Question) -> sa.Subquery:
+    """(id, user_id, first) of each scholar's counted version, as a subquery (the grading queue
+    reads it in one query); `first` is the id of their first version (a stable order)."""
+    deadline = sa.select(Puzzle.deadline_at).where(Puzzle.id == question.puzzle_id).scalar_subquery()
+    ranked = sa.select(
+        Submission.id, Submission.user_id,
+        sa.func.row_number().over(partition_by=Submission.user_id,
+                                  order_by=(Submission.created_at.desc(), Submission.id.desc())).label("rn"),
+        sa.func.min(Submission.id).over(partition_by=Submission.user_id).label("first"),
+    ).where(Submission.question_id == question.id, Submission.status.in_(("pending", "graded")),
+            Submission.created_at < deadline).subquery()
+    return sa.select(ranked.c.id, ranked.c.user_id, ranked.c.first).where(ranked.c.rn == 1).subquery()
+
+
 def counted_versions(question: Question) -> list[Submission]:
-    """Every scholar's counted version of the question, oldest scholar first."""
-    deadline = question.puzzle.deadline_at
-    latest = (sa.select(Submission.user_id, sa.func.max(Submission.id).label("id"))
-              .where(Submission.question_id == question.id, Submission.status.in_(("pending", "graded")),
-                     Submission.created_at < deadline)
-              .group_by(Submission.user_id).subquery())
-    return list(db.session.scalars(sa.select(Submission).join(latest, latest.c.id == Submission.id)
-                                   .order_by(Submission.id)))
+    """Every scholar's counted version of the question, in the order they first answered."""
+    counted = counted_subquery(question)
+    return list(db.session.scalars(sa.select(Submission).join(counted, counted.c.id == Submission.id)
+                                   .order_by(counted.c.first)))

@@ -50,4 +50,25 @@
     select.addEventListener("change", show);
     show();
   }
+  // Grading an explanation with the keyboard: 1-9 toggle the rubric items, Enter saves and
+  // opens the next ungraded answer, "n" skips to it. Typing in the comment box is left alone.
+  var gradeForm = document.querySelector("form[data-keyboard=rubric]");
+  if (gradeForm) {
+    document.addEventListener("keydown", function (e) {
+      var t = e.target;
+      var typing = t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT" ||
+        (t.tagName === "INPUT" && t.type !== "checkbox"));
+      if (typing || e.ctrlKey || e.metaKey || e.altKey) { return; }
+      if (/^[1-9]$/.test(e.key)) {
+        var box = gradeForm.querySelector('input[data-digit="' + e.key + '"]');
+        if (box) { box.checked = !box.checked; e.preventDefault(); }
+      } else if (e.key === "Enter" && (!t || (t.tagName !== "BUTTON" && t.tagName !== "A"))) {
+        e.preventDefault();
+        gradeForm.requestSubmit(document.getElementById("save-next"));
+      } else if (e.key === "n") {
+        var skip = document.getElementById("skip");
+        if (skip) { e.preventDefault(); skip.click(); }
+      }
+    });
+  }
 })();

@@ -29,6 +29,7 @@ from freezegun import freeze_time
 from werkzeug.security import generate_password_hash
 
 from puzzle_platform import create_app
+from tests.explanation_fixtures import add_explanation_question, add_version
 from tests.helpers import (add_artifact, choice_question, csrf_token, mean_question, question_toml, text_question,
                            write_puzzle)
 
@@ -69,6 +70,9 @@ SAM_EXPLANATION = "Sam-Explanation-3393"
 OLD_FEATURED = "Old-Featured-Explanation-3394"
 EX_COMMENTS = {"olga": "Olga-Ex-Comment-5501", "cora": "Cora-Ex-Comment-5502", "sam": "Sam-Ex-Comment-5503"}
 LIVE_RUBRIC = (("core", "Live-Rubric-Core-6601", 6.0), ("slip", "Live-Rubric-Slip-6602", -2.0))
+# The closed puzzle's explanation question (rows inserted: tests/explanation_fixtures.py).
+CLOSED_EXPLANATION = "Olga-Explanation-5581"
+EXPLANATION_COMMENT = "EXPLANATION-COMMENT-6093"
 
 
 def literal_question(truth: float, prompt: str = "A number.", mode: str = "forecast") -> str:
@@ -114,6 +118,8 @@ class World:
             "post_visible": self.posts["visible"], "post_hidden": self.posts["hidden"],
             "olga_override": self.subs["olga_override"],
             "olga_live_grade": self.grades["olga_live"], "olga_old_grade": self.grades["olga_old"],
+            # 0 (no such answer) while the world has no explanation question: see _explanations
+            "expl_graded": self.subs.get("expl_graded", 0), "expl_ungraded": self.subs.get("expl_ungraded", 0),
             "own_session": self.sessions[own], "mona_session": self.sessions["mona"],
         }
 
@@ -204,6 +210,24 @@ def _populate(app: Flask, world: World) -> None:
         discussion.hide(hidden, mona, HIDE_REASON)
         world.posts["hidden"] = hidden.id
         world.posts["old"] = discussion.add_post(people["sam"], puzzles[REVEALED], "Sam on the old puzzle.").id
+        db.session.remove()
+        db.engine.dispose()
+    _explanations(app, world)
+
+
+def _explanations(app: Flask, world: World) -> None:
+    """The closed puzzle's explanation question: olga's answer graded by mona (with a
+    comment), sam's not graded yet. Rows inserted (tests/explanation_fixtures.py)."""
+    from puzzle_platform.extensions import db
+    from puzzle_platform.grading import explanation_queue
+    from puzzle_platform.models import User
+
+    qid = add_explanation_question(app, CLOSED)
+    world.subs["expl_graded"] = add_version(app, "olga", qid, f"{CLOSED_EXPLANATION} **bold**")
+    world.subs["expl_ungraded"] = add_version(app, "sam", qid, "Sam's explanation.")
+    with app.app_context():
+        mona = db.session.scalar(sa.select(User).where(User.username == "mona"))
+        explanation_queue.grade(world.subs["expl_graded"], mona, ["mean_vector"], EXPLANATION_COMMENT)
         db.session.remove()
         db.engine.dispose()
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from puzzle_platform import create_app
 from tests.helpers import csrf_token
-from tests.security.conftest import LIVE, client_as, crawl, get_seeds, restore_world
+from tests.security.conftest import CLOSED, LIVE, client_as, crawl, get_seeds, restore_world
 
 CSRF_MESSAGE = "security token is missing or expired"
 
@@ -30,9 +30,11 @@ def post_routes(app) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def route_args(rule: str, world) -> dict[str, object]:
     """World values for a rule's arguments: a request an admin is allowed to make."""
-    return {"slug": "alpha" if rule.startswith("/cohorts/") else LIVE, "key": "mean",
-            "code": world.codes["alpha"], "user_id": world.users["cora"],
-            "post_id": world.posts["visible"], "submission_id": world.subs["olga_override"],
+    explain = "/explanations" in rule  # the closed puzzle's explanation question
+    return {"slug": "alpha" if rule.startswith("/cohorts/") else (CLOSED if explain else LIVE),
+            "key": "explain" if explain else "mean",
+            "code": world.codes["alpha"], "user_id": world.users["cora"], "post_id": world.posts["visible"],
+            "submission_id": world.subs.get("expl_graded", 0) if explain else world.subs["olga_override"],
             "token_id": world.token_ids["mona"], "session_id": world.sessions["mona"],
             "grade_id": world.grades["olga_old"]}
 
@@ -141,9 +143,19 @@ def test_every_post_form_on_every_page_carries_the_token(app, world):
                      "/leaderboard/visibility", f"/mentor/puzzles/{LIVE}/unpublish",
                      f"/puzzles/{LIVE}/discussion", f"/mentor/submissions/{world.subs['olga_override']}/override",
                      f"/mentor/puzzles/{LIVE}/export", "/admin/settings", "/admin/models",
-                     f"/admin/users/{world.users['cora']}/role"):
+                     f"/admin/users/{world.users['cora']}/role",
+                     *explanation_forms(world)):
         assert expected in actions, expected
     assert len(actions) >= 25
+
+
+def explanation_forms(world) -> list[str]:
+    """The grading queue's forms, once the world has an explanation question."""
+    if "expl_graded" not in world.subs:
+        return []
+    graded = world.subs["expl_graded"]
+    return [f"/mentor/puzzles/{CLOSED}/questions/explain/explanations/next", f"/mentor/explanations/{graded}",
+            f"/mentor/explanations/{graded}/feature"]
 
 
 def test_the_form_check_sees_a_missing_token():

@@ -74,6 +74,7 @@ ADMIN_POST = (401, 403, 403, 303)
 HIDDEN_FROM_SCHOLARS = (404, 404, 200, 200)
 P = "/puzzles/{live}"
 M = "/mentor/puzzles/{live}"
+C = "/mentor/puzzles/{closed}"
 REGISTER = {"username": "newbie", "display_name": "Newbie", "email": "newbie@example.org",
             "password": "a long unusual passphrase", "confirm": "a long unusual passphrase"}
 
@@ -188,6 +189,20 @@ CASES: list[Case] = [
          MENTOR_POST, {"points": "5", "reason": "checked by hand"}),
     Case("POST", "/mentor/submissions/<int:submission_id>/override/remove",
          "/mentor/submissions/{olga_override}/override/remove", MENTOR_POST),
+    # explanations: the closed puzzle's grading queue (olga's answer graded, sam's not)
+    Case("GET", "/mentor/puzzles/<slug>/questions/<key>/explanations", C + "/questions/explain/explanations",
+         MENTORS),
+    Case("POST", "/mentor/puzzles/<slug>/questions/<key>/explanations/next",
+         C + "/questions/explain/explanations/next", MENTOR_POST),
+    Case("GET", "/mentor/puzzles/<slug>/questions/<key>/explanations.csv",
+         C + "/questions/explain/explanations.csv", MENTORS),
+    Case("GET", "/mentor/explanations/<int:submission_id>", "/mentor/explanations/{expl_ungraded}", MENTORS),
+    Case("GET", "/mentor/explanations/<int:submission_id>", "/mentor/explanations/{olga_override}",
+         (401, 403, 404, 404)),  # an attempt, not an explanation
+    Case("POST", "/mentor/explanations/<int:submission_id>", "/mentor/explanations/{expl_ungraded}",
+         MENTOR_POST, {"items": "evidence", "comment": "Fine."}),
+    Case("POST", "/mentor/explanations/<int:submission_id>/feature", "/mentor/explanations/{expl_graded}/feature",
+         MENTOR_POST, {"on": "1"}),
     # admin area
     Case("GET", "/admin", "/admin", ADMINS),
     Case("GET", "/admin", "/admin?q=o&page=2", ADMINS),
