@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 
 RUBRIC = (("mean_vector", "Names the mean direction shared by all embeddings.", 3.0),
           ("anisotropy", "Says the embeddings are anisotropic.", 4.0),

@@ -7,12 +7,11 @@ puzzle_platform.grading.explanation_queue.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..access.roles import mentor_required
-from ..access.visibility import visible_puzzle
+from ..access.visibility import visible_question
 from ..extensions import db
 from ..grading import explanation_queue as eq
 from ..models import Question, Submission
@@ -22,11 +21,7 @@ Q = "/puzzles/<slug>/questions/<key>/explanations"
 
 
 def _question(slug: str, key: str) -> Question:
-    puzzle = visible_puzzle(slug, mentor=True)
-    question = db.session.scalar(sa.select(Question).where(Question.puzzle_id == puzzle.id,
-                                                           Question.key == key))
-    if question is None:
-        abort(404, f"Puzzle {slug} has no question {key!r}.")
+    question = visible_question(slug, key, mentor=True)
     if question.kind != "explanation":
         abort(404, f"Question {key!r} is not an explanation question: it has no grading queue.")
     return question

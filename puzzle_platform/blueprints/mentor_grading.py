@@ -6,11 +6,10 @@ puzzle_platform.grading.overrides.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access.visibility import visible_puzzle
+from ..access.visibility import visible_puzzle, visible_question
 from ..access.roles import mentor_required
 from ..extensions import db
 from ..grading.overrides import (PER_PAGE, GradeControlError, SubmissionFilter, override, regrade,
@@ -23,12 +22,7 @@ bp = Blueprint("mentor_grading", __name__, url_prefix="/mentor")
 
 
 def _question(slug: str, key: str) -> Question:
-    puzzle = visible_puzzle(slug, mentor=True)
-    question = db.session.scalar(sa.select(Question).where(Question.puzzle_id == puzzle.id,
-                                                           Question.key == key))
-    if question is None:
-        abort(404, f"Puzzle {slug} has no question {key!r}.")
-    return question
+    return visible_question(slug, key, mentor=True)
 
 
 def _render(question: Question, error: str | None = None, status: int = 200):

@@ -118,7 +118,6 @@ class World:
             "post_visible": self.posts["visible"], "post_hidden": self.posts["hidden"],
             "olga_override": self.subs["olga_override"],
             "olga_live_grade": self.grades["olga_live"], "olga_old_grade": self.grades["olga_old"],
-            # 0 (no such answer) while the world has no explanation question: see _explanations
             "expl_graded": self.subs.get("expl_graded", 0), "expl_ungraded": self.subs.get("expl_ungraded", 0),
             "own_session": self.sessions[own], "mona_session": self.sessions["mona"],
         }
@@ -212,10 +211,10 @@ def _populate(app: Flask, world: World) -> None:
         world.posts["old"] = discussion.add_post(people["sam"], puzzles[REVEALED], "Sam on the old puzzle.").id
         db.session.remove()
         db.engine.dispose()
-    _explanations(app, world)
+    _closed_explanations(app, world)
 
 
-def _explanations(app: Flask, world: World) -> None:
+def _closed_explanations(app: Flask, world: World) -> None:
     """The closed puzzle's explanation question: olga's answer graded by mona (with a
     comment), sam's not graded yet. Rows inserted (tests/explanation_fixtures.py)."""
     from puzzle_platform.extensions import db
