@@ -7,10 +7,10 @@ from .puzzle import Figure, Puzzle, Question
 from .ratelimit import RateCounter
 from .site import Counter, Setting
 from .submission import GradeChange, Score, Submission, UserTotal
-from .user import ApiToken, Cohort, CohortMember, User, UserSession
+from .user import ApiToken, Cohort, CohortMember, Notification, User, UserSession
 
 __all__ = [
     "ApiToken", "Artifact", "Cohort", "Counter", "CohortMember", "ExplanationGrade", "Reaction",
-    "RubricApplication", "RubricItem", "Figure", "GradeChange", "Job",
+    "RubricApplication", "RubricItem", "Figure", "GradeChange", "Job", "Notification",
     "Post", "Puzzle", "Question", "RateCounter", "Score", "Setting", "Submission", "User", "UserSession", "UserTotal",
 ]

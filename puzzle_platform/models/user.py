@@ -34,6 +34,12 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A featured explanation shows its author's display name unless they chose anonymity.
     feature_anonymously: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Email notifications, each opt-in (profile): a puzzle goes live, is revealed, a mentor's
+    # comment or override reaches you. last_seen_index_at: "new since your last visit".
+    notify_live: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    notify_reveal: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    notify_feedback: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    last_seen_index_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -130,3 +136,25 @@ class UserSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+class Notification(db.Model):
+    """One email a user is owed (a puzzle went live or was revealed; a mentor's comment or
+    override reached them). The unique key makes queueing idempotent: a puzzle's reveal seen by
+    two workers queues one email per person. Sent by a worker task with retries."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.UniqueConstraint("user_id", "kind", "ref"),
+                      sa.CheckConstraint("status IN ('queued','sent','failed')", name="status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))       # live | revealed | feedback
+    ref: Mapped[str] = mapped_column(sa.String(64))        # what it is about, e.g. "puzzle:7"
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
