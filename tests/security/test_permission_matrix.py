@@ -87,6 +87,9 @@ CASES: list[Case] = [
     Case("POST", "/logout", "/logout", (401, 302, 302, 302)),
     # puzzles
     Case("GET", "/", "/", R),
+    # the notebook client and its version: public, the same file for everyone
+    Case("GET", "/client/mip_client.py", "/client/mip_client.py", R),
+    Case("GET", "/client/version", "/client/version", R),
     Case("GET", "/puzzles/<slug>", P, R),
     Case("GET", "/puzzles/<slug>", "/puzzles/{future}", HIDDEN_FROM_SCHOLARS),
     Case("GET", "/puzzles/<slug>/progress.json", P + "/progress.json", R),
