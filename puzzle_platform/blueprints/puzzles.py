@@ -10,11 +10,13 @@ from ..access.visibility import viewer_is_mentor, visible_puzzle
 from ..extensions import db
 from ..models import Puzzle
 from ..content.notebooks import build_notebook, notebook_bytes
+from ..content.glance import ensure_revealed_scored, glances, mark_seen, week
 from ..content.page import figure_views, question_views
 from ..grading.truth import current_artifact
 from ..access.ratelimit import hit_many
 from ..grading.reveal import ensure_scored
 from ..grading.submissions import Outcome, submit
+from ..timeutil import utcnow
 
 bp = Blueprint("puzzles", __name__)
 
@@ -27,7 +29,16 @@ def index():
     query = sa.select(Puzzle).order_by(Puzzle.number.desc())
     if not mentor:
         query = query.where(Puzzle.published.is_(True))
-    return render_template("index.html", puzzles=db.session.scalars(query).all(), mentor=mentor)
+    puzzles = db.session.scalars(query).all()
+    now = utcnow()
+    glance, summary = {}, None
+    if current_user.is_authenticated:  # a scholar's home: their week at a glance
+        ensure_revealed_scored(puzzles, now)
+        glance = glances(current_user, puzzles, now)
+        summary = week(puzzles, glance, now)
+        if mark_seen(current_user, now):
+            db.session.commit()
+    return render_template("index.html", puzzles=puzzles, mentor=mentor, now=now, glance=glance, week=summary)
 
 
 def _render(puzzle: Puzzle, errors: dict[str, str] | None = None, form: dict | None = None, status: int = 200):

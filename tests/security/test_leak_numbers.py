@@ -85,6 +85,10 @@ def test_no_number_derived_from_the_truth_before_the_reveal(app, world):
         if role == "scholar":  # the crawl reached his answers (so their absence means hidden)
             body = pages["/api/v1/me/submissions"].body
             assert '"value": 0.7' in body or '"value":0.7' in body
+            # ... and his week at a glance on the list: answered, pending, no points yet
+            index = pages["/"].body
+            assert "answered 5 of 5" in index and "1 forecast scored at the reveal" in index, index
+            assert "revealed:" not in index.split(LIVE)[1].split("</li>")[0]
 
 
 def test_after_the_reveal_the_same_crawl_finds_them(app, world):
@@ -92,6 +96,7 @@ def test_after_the_reveal_the_same_crawl_finds_them(app, world):
     with frozen(utcnow() + timedelta(days=3)):
         pages = crawl_as(app, world, "scholar")
     labels = {hit.split(" could be the ")[1].split(" (")[0] for hit in found(pages, secrets())}
+    assert "revealed:" in pages["/"].body.split(LIVE)[1].split("</li>")[0]  # his points on the list now
     assert {"figure statistic mean_cos", "challenge truth", "forecast score", "forecast points"} <= labels
 
 
