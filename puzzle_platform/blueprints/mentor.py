@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
                    request, url_for)
 from flask_login import current_user
+from markupsafe import Markup
 
 from graders import GRADERS
 
@@ -25,6 +26,7 @@ from ..markdown import MAX_MARKDOWN_CHARS, render_markdown
 from ..models import Job, Puzzle, Submission
 from ..content.page import figure_views, question_views
 from ..recipes import RECIPES
+from ..templating import time_tag
 
 bp = Blueprint("mentor", __name__, url_prefix="/mentor")
 
@@ -168,8 +170,9 @@ def preview(slug: str):
 def publish(slug: str):
     puzzle = visible_puzzle(slug, mentor=True)
     set_published(puzzle, True)
-    flash(f"Published: scholars see it from {puzzle.release_at:%Y-%m-%d %H:%M} UTC "
-          f"(now {puzzle.state()}).", "success")
+    # Markup (kept through the session cookie): the time shows in the viewer's zone like any other.
+    flash(Markup("Published: scholars see it from {} (now {}).").format(time_tag(puzzle.release_at), puzzle.state()),
+          "success")
     return redirect(url_for("mentor.puzzle", slug=slug), 303)
 
 

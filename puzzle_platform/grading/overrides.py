@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -38,13 +39,15 @@ class GradeControlError(ValueError):
 
 @dataclass(frozen=True)
 class SubmissionFilter:
-    """What the submissions page is narrowed to (all optional); dates are UTC days."""
+    """What the submissions page is narrowed to (all optional); dates are days in `tz`, the
+    viewer's zone (the page's script fills it in from the browser; without it, UTC)."""
 
     status: str = ""
     user: str = ""
     correct: str = ""  # "", "yes", "no"
     since: date | None = None
     until: date | None = None
+    tz: str = "UTC"
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "SubmissionFilter":
@@ -63,17 +66,24 @@ class SubmissionFilter:
                 raise GradeControlError(400, f"{name} must be a date such as 2026-12-01") from None
         if days["since"] and days["until"] and days["since"] > days["until"]:
             raise GradeControlError(400, "since must not be after until")
-        return cls(status, args.get("user", "").strip()[:64], correct, days["since"], days["until"])
+        tz = args.get("tz", "").strip() or "UTC"
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise GradeControlError(400, f"unknown time zone {tz[:60]!r}") from None
+        return cls(status, args.get("user", "").strip()[:64], correct, days["since"], days["until"], tz)
 
     def as_args(self) -> dict[str, str]:
         out = {"status": self.status, "user": self.user, "correct": self.correct,
                "since": self.since.isoformat() if self.since else "",
-               "until": self.until.isoformat() if self.until else ""}
+               "until": self.until.isoformat() if self.until else "",
+               "tz": self.tz if self.tz != "UTC" else ""}
         return {k: v for k, v in out.items() if v}
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+def _day_start(day: date, tz: str = "UTC") -> datetime:
+    """Midnight of `day` in zone `tz`, as a UTC time."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
 
 
 def submissions_page(question: Question, flt: SubmissionFilter, page: int) -> tuple[list[Submission], int]:
@@ -89,9 +99,9 @@ def submissions_page(question: Question, flt: SubmissionFilter, page: int) -> tu
     if flt.correct:
         stmt = stmt.where(Submission.correct.is_(flt.correct == "yes"))
     if flt.since:
-        stmt = stmt.where(Submission.created_at >= _day_start(flt.since))
+        stmt = stmt.where(Submission.created_at >= _day_start(flt.since, flt.tz))
     if flt.until:
-        stmt = stmt.where(Submission.created_at < _day_start(flt.until + timedelta(days=1)))
+        stmt = stmt.where(Submission.created_at < _day_start(flt.until + timedelta(days=1), flt.tz))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     rows = db.session.scalars(stmt.order_by(Submission.created_at.desc(), Submission.id.desc())
                               .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()

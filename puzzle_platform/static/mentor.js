@@ -50,6 +50,12 @@
     select.addEventListener("change", show);
     show();
   }
+  // Filters by day (the submissions page): days in the browser's zone, as the times shown.
+  var viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  document.querySelectorAll("input[data-browser-zone]").forEach(function (input) {
+    if (viewerZone && (!input.value || input.value === "UTC")) { input.value = viewerZone; }
+    document.querySelectorAll("[data-zone-label]").forEach(function (el) { el.textContent = input.value; });
+  });
   // Grading an explanation with the keyboard: 1-9 toggle the rubric items, Enter saves and
   // opens the next ungraded answer, "n" skips to it. Typing in the comment box is left alone.
   var gradeForm = document.querySelector("form[data-keyboard=rubric]");
