@@ -29,6 +29,7 @@ from puzzle_platform.jobs.tasks import make_worker_celery
 from puzzle_platform.models import Notification, Puzzle, Submission, User
 from tests.explanation_fixtures import add_explanation_question, add_version
 from tests.helpers import choice_question, csrf_token, write_puzzle
+from tests.services import pg_url  # noqa: F401  (fixture)
 
 SITE = "https://puzzles.example.org"
 SLUG = "test-puzzle"
@@ -160,6 +161,9 @@ def test_profile_opt_in_is_off_by_default_and_saved(app, scholars):
     with app.app_context():
         ann = db.session.scalar(sa.select(User).where(User.username == "ann"))
         assert (ann.notify_live, ann.notify_reveal, ann.notify_feedback) == (True, False, True)
+    page = client.get("/profile").get_data(as_text=True)
+    assert re.findall(r'name="(notify_\w+)" value="1"( checked)?>', page) == [
+        ("notify_live", " checked"), ("notify_reveal", ""), ("notify_feedback", " checked")]
     client.post("/profile/notifications", data={"csrf_token": token})  # all unticked
     with app.app_context():
         ann = db.session.scalar(sa.select(User).where(User.username == "ann"))
@@ -347,3 +351,52 @@ def test_without_smtp_host_nothing_is_sent_and_nothing_breaks(app, live_puzzle, 
     assert sorted(m["subject"].split(":")[0] for m in inbox.messages) == [
         "Feedback on your answer to puzzle 1", "Puzzle 1 is live"]
     assert all("https://" not in m["body"] for m in inbox.messages)  # no SITE_URL: no link
+
+
+@pytest.mark.services
+def test_the_same_on_postgres(pg_url, tmp_path, puzzles_dir, inbox):  # noqa: F811
+    """INSERT ... SELECT ... ON CONFLICT and the claim on PostgreSQL: two checks and two
+    senders at once still make one email per person."""
+    from flask_migrate import upgrade
+
+    from puzzle_platform import create_app
+    from tests.conftest import AuthActions
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "SQLALCHEMY_DATABASE_URI": pg_url, "PUZZLES_DIR": str(puzzles_dir),
+                      "SMTP_HOST": "127.0.0.1", "SMTP_PORT": inbox.port, "SMTP_STARTTLS": False})
+    with app.app_context():
+        upgrade()
+    try:
+        auth = AuthActions(app.test_client(), app)
+        for name in ("ann", "bob"):
+            auth.create_user(name)
+        write_puzzle(puzzles_dir, figures="", questions=choice_question(mode="challenge"))
+        assert app.test_cli_runner().invoke(args=["puzzles", "sync"]).exit_code == 0
+        set_schedule(app, release_at=now() - timedelta(hours=1))
+        opt_in(app, "ann", notify_live="1")
+        ids: list[int] = []
+
+        def run(target):
+            threads = [threading.Thread(target=target) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        def check():
+            with app.app_context():
+                ids.extend(queue_due()["live"])
+
+        def send():
+            with app.app_context():
+                mail.deliver(ids[0])
+
+        run(check)
+        assert len(ids) == 1
+        run(send)
+        assert [m["to"] for m in inbox.messages] == [["ann@example.org"]]
+        assert rows(app) == [("ann", "live", "sent", 1, "")]
+    finally:
+        with app.app_context():
+            db.engine.dispose()
