@@ -68,6 +68,25 @@ def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str
     return value
 
 
+def mail_settings(env: dict) -> dict:
+    """Email notifications (community/notifications.py, jobs/mail.py). SMTP_HOST empty (the
+    default) turns sending off: notifications stay queued and nothing else changes."""
+    user = env.get("SMTP_USER", "")
+    starttls = env.get("SMTP_STARTTLS")
+    return {
+        "SMTP_HOST": env.get("SMTP_HOST", "").strip(),
+        "SMTP_PORT": _positive(env, "SMTP_PORT", 587),
+        "SMTP_USER": user,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        # STARTTLS by default whenever there is a password to protect.
+        "SMTP_STARTTLS": _truthy(starttls) if starttls not in (None, "") else bool(user),
+        "MAIL_FROM": env.get("MAIL_FROM") or "puzzles@localhost",
+        # The site's public address (https://puzzles.example.org) for links in emails; empty:
+        # emails carry no link.
+        "SITE_URL": env.get("SITE_URL", "").strip().rstrip("/"),
+    }
+
+
 def log_format(env: dict | None = None) -> str:
     """LOG_FORMAT, defaulting to JSON lines in production and plain text elsewhere."""
     env = os.environ if env is None else env
@@ -195,6 +214,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         "HSTS_SECONDS": int(env.get("HSTS_SECONDS", "31536000")),
         **model_source_settings(env, instance),
+        **mail_settings(env),
     }
     if production and cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Allowed, but say so: several gunicorn workers on SQLite serialise every write.

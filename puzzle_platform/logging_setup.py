@@ -90,11 +90,13 @@ class TextFormatter(logging.Formatter):
 def configure_logging(app: Flask) -> None:
     """Install the one stderr handler on the root logger (replacing ours from an earlier call).
 
-    Idempotent: tests create many apps, and `manage.py run` calls it again after migrating
-    (Alembic's env.py reconfigures logging). Foreign handlers (pytest's) are left alone.
+    Idempotent: tests create many apps, and `manage.py run` calls it again after migrating.
+    Alembic's env.py (fileConfig) puts its own console handler on the root logger: a plain
+    StreamHandler, removed here too, or every record (each request line) would print twice.
+    Other handlers (pytest's capture handlers are subclasses) are left alone.
     """
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+    for old in [h for h in root.handlers if isinstance(h, StderrHandler) or type(h) is logging.StreamHandler]:
         root.removeHandler(old)
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if app.config.get("LOG_FORMAT") == "json" else TextFormatter())

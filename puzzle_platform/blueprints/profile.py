@@ -5,6 +5,8 @@ Routes (every one needs a login; each acts on the caller's own account only):
   POST /profile/display-name           change the display name shown on leaderboards
   POST /profile/feature-anonymously    whether a featured explanation of yours shows your
                                        display name or "Anonymous scholar"
+  POST /profile/notifications          which emails you want: a puzzle goes live, is revealed,
+                                       a mentor's comment or override reaches you (all opt-in)
   POST /profile/tokens                 create a token: its plain text is on this response
                                        only (never stored, never shown again)
   POST /profile/tokens/<id>/revoke     revoke one of your tokens (someone else's id: 404)
@@ -70,7 +72,8 @@ def _page(name_form: DisplayNameForm | None = None, token_form: TokenForm | None
     name_form = name_form or DisplayNameForm(display_name=current_user.display_name)
     html = render_template("profile.html", name_form=name_form, token_form=token_form or TokenForm(),
                            tokens=_tokens(), new_token=new_token, password_form=password_form or _password_form(),
-                           sessions=sessions.active(current_user.id), is_current=sessions.is_current)
+                           sessions=sessions.active(current_user.id), is_current=sessions.is_current,
+                           notifications=NOTIFICATIONS, mail_on=bool(current_app.config.get("SMTP_HOST")))
     # The page may carry a plain token: keep it out of every cache.
     return html, status, {"Cache-Control": "no-store", **(headers or {})}
 
@@ -105,6 +108,29 @@ def update_feature_anonymously():
     flash("Featured explanations of yours now show " +
           ("“Anonymous scholar”." if value == "1" else "your display name."), "success")
     return redirect(url_for("profile.show", _anchor="explanations"), 303)
+
+
+NOTIFICATIONS = (("notify_live", "a puzzle goes live"), ("notify_reveal", "a puzzle is revealed"),
+                 ("notify_feedback", "a mentor comments on or changes the points of one of your answers"))
+
+
+@bp.post("/profile/notifications")
+@login_required
+def update_notifications():
+    """Three checkboxes: present and "1" means yes; absent (unticked) means no."""
+    choices = {}
+    for name, _ in NOTIFICATIONS:
+        value = request.form.get(name, "0")
+        if value not in ("0", "1"):
+            abort(400, f"{name} must be 0 or 1.")
+        choices[name] = value == "1"
+    for name, on in choices.items():
+        setattr(current_user, name, on)
+    db.session.commit()
+    wanted = [label for name, label in NOTIFICATIONS if choices[name]]
+    flash("You will get an email when " + "; when ".join(wanted) + "." if wanted
+          else "You will get no notification emails.", "success")
+    return redirect(url_for("profile.show", _anchor="notifications"), 303)
 
 
 @bp.post("/profile/tokens")

@@ -6,12 +6,14 @@ from flask import Flask
 
 def register_cli(app: Flask) -> None:
     from .grades import grades
+    from .notify import notify
     from .puzzles import puzzles
     from .recipes import recipes  # torch only inside `recipes run`
     from .run import run
     from .users import users
 
     app.cli.add_command(grades)
+    app.cli.add_command(notify)
     app.cli.add_command(puzzles)
     app.cli.add_command(users)
     app.cli.add_command(run)

@@ -58,8 +58,20 @@ def _forget_self() -> None:
         db.session.commit()
 
 
+def check_notifications() -> dict[str, list[int]]:
+    """Queue the emails of puzzles just released or revealed, and re-send lost messages
+    (the worker's periodic tick and `manage.py notify check`)."""
+    from ..community.notifications import queue_due
+    from ..jobs.mail import resend_due
+
+    queued = queue_due()
+    queued["resent"] = resend_due()
+    return queued
+
+
 def _recovery_loop(app, every: float, stop: threading.Event) -> None:
     from ..access.ratelimit import prune
+    from ..extensions import db
     from ..grading.reveal import score_due
     from ..jobs.queue import recover_jobs
     ticks = 0
@@ -74,6 +86,11 @@ def _recovery_loop(app, every: float, stop: threading.Event) -> None:
                     prune()  # old rate-limit windows: housekeeping, rarely
             except Exception:  # noqa: BLE001 - keep the loop alive; the next tick retries
                 app.logger.warning("job recovery failed", exc_info=True)
+            try:
+                check_notifications()  # puzzles gone live or revealed; lost email messages
+            except Exception:  # noqa: BLE001 - emails wait for the next tick; jobs go on
+                db.session.rollback()
+                app.logger.warning("the notification check failed", exc_info=True)
 
 
 @click.command("worker")

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from ..community.notifications import queue_feedback_quietly
 from ..extensions import db
 from ..models import Question, Submission, User
 from ..models.explanation import ExplanationGrade, RubricApplication, RubricItem
@@ -169,7 +170,8 @@ def rubric(question: Question) -> list[RubricItem]:
 def grade(submission_id: int, mentor: User, applied_item_keys: list[str], comment: str) -> ExplanationGrade:
     """Write the mentor's grading of a counted version: the rubric items that apply and a
     comment; clears the claim. Refused (409) while another mentor holds a live claim on it.
-    Re-derives the question's scores under its lock, then commits."""
+    Re-derives the question's scores under its lock, then commits; a comment then queues the
+    scholar's feedback email (if they asked for those)."""
     sub = db.session.get(Submission, submission_id)
     if sub is None or sub.question is None or sub.question.kind != "explanation":
         raise QueueError(404, f"no explanation answer {submission_id}")
@@ -202,6 +204,8 @@ def grade(submission_id: int, mentor: User, applied_item_keys: list[str], commen
                        for key in sorted(set(applied_item_keys)))
     refresh_questions([question.id], f"explanation graded by {mentor.username}")
     db.session.commit()
+    if comment:
+        queue_feedback_quietly(sub)
     return row
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from ..community.notifications import queue_feedback_quietly
 from ..extensions import db
 from .locks import lock_questions
 from .refresh import refresh_questions
@@ -143,7 +144,8 @@ def _counts_as_correct(text: str | None, points: float, question: Question) -> b
 
 def override(sub: Submission, points_text: str, reason_text: str, mentor: User,
              correct_text: str | None = None) -> None:
-    """Set an attempt's points and correctness by hand, with a reason the scholar sees. Commits."""
+    """Set an attempt's points and correctness by hand, with a reason the scholar sees. Commits,
+    then queues the scholar's feedback email (if they asked for those)."""
     question = _locked(sub)
     try:
         points = float((points_text or "").strip())
@@ -161,6 +163,7 @@ def override(sub: Submission, points_text: str, reason_text: str, mentor: User,
     sub.override_reason, sub.overridden_by = reason, mentor.id
     refresh_questions([question.id], f"override by {mentor.username}: {reason}", verbatim=True)
     db.session.commit()
+    queue_feedback_quietly(sub)
 
 
 def remove_override(sub: Submission, mentor: User) -> None:

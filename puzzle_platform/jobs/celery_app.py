@@ -16,6 +16,7 @@ from celery import Celery, Task
 from flask import Flask
 
 TASK_RUN_JOB = "puzzles.run_job"
+TASK_SEND_NOTIFICATION = "puzzles.send_notification"  # jobs/mail.py
 QUEUE = "puzzles"
 
 

@@ -138,7 +138,7 @@ def test_every_post_form_on_every_page_carries_the_token(app, world):
     # The check saw the forms of every area, not just the log-out button.
     for expected in ("/logout", "(this page)", f"/puzzles/{LIVE}/questions/mean", "/cohorts",
                      "/cohorts/join", f"/cohorts/join/{world.codes['alpha']}", "/profile/tokens",
-                     "/profile/password", "/profile/sessions/revoke-all",
+                     "/profile/notifications", "/profile/password", "/profile/sessions/revoke-all",
                      f"/profile/sessions/{world.sessions['mona']}/revoke",
                      "/leaderboard/visibility", f"/mentor/puzzles/{LIVE}/unpublish",
                      f"/puzzles/{LIVE}/discussion", f"/mentor/submissions/{world.subs['olga_override']}/override",

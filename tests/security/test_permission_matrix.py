@@ -156,6 +156,8 @@ CASES: list[Case] = [
          {"display_name": "New Name"}),
     Case("POST", "/profile/feature-anonymously", "/profile/feature-anonymously", (401, 303, 303, 303),
          {"anonymous": "1"}),
+    Case("POST", "/profile/notifications", "/profile/notifications", (401, 303, 303, 303),
+         {"notify_live": "1", "notify_feedback": "1"}),
     Case("POST", "/profile/tokens", "/profile/tokens", (401, 201, 201, 201), {"name": "colab"}),
     Case("POST", "/profile/tokens/<int:token_id>/revoke", "/profile/tokens/{own_token}/revoke",
          (401, 303, 303, 303)),
