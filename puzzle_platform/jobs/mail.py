@@ -2,9 +2,9 @@
 
 A message only wakes a worker: whoever sends claims the row first with a conditional UPDATE,
 so two workers (or a message sent twice) never send the same email. While a row is queued,
-its `sent_at` is the time before which nobody may try it: the claim's expiry while a worker is
+its `not_before` is the time before which nobody may try it: the claim's expiry while a worker is
 sending (a worker that died mid-send leaves a claim that runs out), or the backoff after an
-SMTP error. Success sets status 'sent' (and sent_at to when); after MAX_ATTEMPTS errors the row
+SMTP error. Success sets status 'sent' and `sent_at`; after MAX_ATTEMPTS errors the row
 is 'failed' with the last error. SMTP_HOST empty: nothing is sent, rows stay queued, and a
 later configuration sends them (the periodic sweep, resend_due, finds them).
 """
@@ -71,8 +71,8 @@ def claim(nid: int, now: datetime) -> bool:
     """Take the row for one attempt, if it is queued, due and has attempts left."""
     table = Notification.__table__
     return _update(nid, table.c.attempts < MAX_ATTEMPTS,
-                   sa.or_(table.c.sent_at.is_(None), table.c.sent_at <= now),
-                   attempts=table.c.attempts + 1, sent_at=now + timedelta(seconds=CLAIM_SECONDS))
+                   sa.or_(table.c.not_before.is_(None), table.c.not_before <= now),
+                   attempts=table.c.attempts + 1, not_before=now + timedelta(seconds=CLAIM_SECONDS))
 
 
 def _message(row: Notification, to: str) -> EmailMessage:
@@ -115,7 +115,7 @@ def deliver(nid: int, now: datetime | None = None) -> tuple[str, int | None]:
     row = db.session.get(Notification, nid, populate_existing=True)
     user = db.session.get(User, row.user_id)
     if user is None or not getattr(user, OPT_IN.get(row.kind, ""), False):
-        _update(nid, status="failed", sent_at=None, error="not sent: the user turned this notification off")
+        _update(nid, status="failed", not_before=None, error="not sent: the user turned this notification off")
         return "cancelled", None
     try:
         smtp_send(_message(row, user.email))
@@ -123,13 +123,13 @@ def deliver(nid: int, now: datetime | None = None) -> tuple[str, int | None]:
         message = f"{type(exc).__name__}: {exc}"[:1000]
         if row.attempts >= MAX_ATTEMPTS:
             log.warning("notification %s failed after %s attempts: %s", nid, row.attempts, message)
-            _update(nid, status="failed", sent_at=None, error=f"{message} (after {row.attempts} attempts)")
+            _update(nid, status="failed", not_before=None, error=f"{message} (after {row.attempts} attempts)")
             return "failed", None
         delay = backoff(row.attempts)
         log.info("notification %s attempt %s failed (%s); retrying in %s s", nid, row.attempts, message, delay)
-        _update(nid, sent_at=now + timedelta(seconds=delay), error=message)
+        _update(nid, not_before=now + timedelta(seconds=delay), error=message)
         return "retrying", delay
-    _update(nid, status="sent", sent_at=utcnow(), error="")
+    _update(nid, status="sent", sent_at=utcnow(), not_before=None, error="")
     return "sent", None
 
 
@@ -153,13 +153,13 @@ def resend_due(now: datetime | None = None, limit: int = 200) -> list[int]:
     cutoff = now - RESEND_GRACE
     queued = table.c.status == "queued"
     db.session.execute(sa.update(table).where(queued, table.c.created_at < now - TOO_OLD)
-                       .values(status="failed", sent_at=None, error="not sent: queued too long ago"))
-    db.session.execute(sa.update(table).where(queued, table.c.attempts >= MAX_ATTEMPTS, table.c.sent_at <= cutoff)
-                       .values(status="failed", sent_at=None, error="the sender stopped during the last attempt"))
+                       .values(status="failed", not_before=None, error="not sent: queued too long ago"))
+    db.session.execute(sa.update(table).where(queued, table.c.attempts >= MAX_ATTEMPTS, table.c.not_before <= cutoff)
+                       .values(status="failed", not_before=None, error="the sender stopped during the last attempt"))
     db.session.commit()
     ids = list(db.session.scalars(sa.select(table.c.id).where(
         table.c.status == "queued",
-        sa.or_(sa.and_(table.c.sent_at.is_(None), table.c.created_at <= cutoff), table.c.sent_at <= cutoff))
+        sa.or_(sa.and_(table.c.not_before.is_(None), table.c.created_at <= cutoff), table.c.not_before <= cutoff))
         .order_by(table.c.id).limit(limit)))
     send_notifications(ids)
     return ids

@@ -157,4 +157,6 @@ class Notification(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # While queued: nobody may try before this (a sender's claim, or the backoff after an error).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
