@@ -13,7 +13,8 @@ from collections import defaultdict
 from flask import Flask
 from werkzeug.exceptions import NotFound
 
-from tests.security.conftest import ROLE_USER, PASSWORD, World, client_as, get_seeds
+from tests.browser.actions import log_in
+from tests.security.conftest import PASSWORD, ROLE_USER, World, client_as, get_seeds
 
 ROLES = ("anonymous", "scholar", "mentor", "admin")
 PER_RULE = 2
@@ -43,10 +44,5 @@ def reachable_pages(app: Flask, world: World, role: str) -> list[str]:
 
 def log_in_browser(page, role: str) -> None:
     """Log the browser page in as the role's world user through the real form."""
-    if role == "anonymous":
-        return
-    page.goto("/login")
-    page.get_by_label("Username", exact=True).fill(ROLE_USER[role])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("button", name="Log out").wait_for()
+    if role != "anonymous":
+        log_in(page, ROLE_USER[role], PASSWORD)
