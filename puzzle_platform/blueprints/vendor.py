@@ -1,6 +1,6 @@
 """Files the site serves as they are: plotly.js from the installed plotly package (no CDN,
-works offline), and the notebook client at a stable URL with its version, so a notebook
-fetches the client that matches the site it talks to."""
+works offline), the favicon, and the notebook client at a stable URL with its version, so a
+notebook fetches the client that matches the site it talks to."""
 from __future__ import annotations
 
 import ast
@@ -59,3 +59,11 @@ def client_version():
     _, version, digest = client_source()
     return jsonify({"version": version, "sha256": digest,
                     "url": url_for("vendor.client_py", _external=True)})
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon (every
+    page links it too) instead of a 404 in every console."""
+    return send_from_directory(Path(bp.root_path).parent / "static", "favicon.svg",
+                               mimetype="image/svg+xml", max_age=86400)

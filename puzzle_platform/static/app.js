@@ -9,18 +9,80 @@
     var d = new Date(el.getAttribute("datetime"));
     if (!isNaN(d)) { el.title = el.textContent; el.textContent = fmt.format(d); }
   });
-  // Plotly figures stored as JSON in <script type="application/json"> blocks.
+  // Phones: the navigation collapses behind the "Menu" button (CSS shows the button only on
+  // narrow screens and only once this class is set; without script the links simply wrap).
+  var header = document.querySelector("header.top");
+  var toggle = header && header.querySelector(".menu-toggle");
+  if (toggle) {
+    header.classList.add("js-nav");
+    var setOpen = function (open) {
+      header.classList.toggle("nav-open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    toggle.addEventListener("click", function () { setOpen(!header.classList.contains("nav-open")); });
+    header.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && header.classList.contains("nav-open")) { setOpen(false); toggle.focus(); }
+    });
+  }
+  // Plotly figures stored as JSON in <script type="application/json"> blocks, drawn in the
+  // page's colours (the CSS variables of the light or dark theme) at the container's width.
+  var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function themeLayout() {
+    var css = getComputedStyle(document.documentElement);
+    var v = function (name) { return css.getPropertyValue(name).trim(); };
+    var axis = {gridcolor: v("--grid"), zerolinecolor: v("--line"), linecolor: v("--line")};
+    return {paper_bgcolor: v("--card"), plot_bgcolor: v("--card"), font: {color: v("--fg")}, xaxis: axis, yaxis: axis};
+  }
+  function merged(layout, theme) {
+    var out = {};
+    Object.keys(layout).forEach(function (k) { out[k] = layout[k]; });
+    Object.keys(theme).forEach(function (k) {
+      var base = layout[k];
+      if (base && typeof base === "object" && typeof theme[k] === "object") {
+        var m = {};
+        Object.keys(base).forEach(function (j) { m[j] = base[j]; });
+        Object.keys(theme[k]).forEach(function (j) { m[j] = theme[k][j]; });
+        out[k] = m;
+      } else { out[k] = theme[k]; }
+    });
+    delete out.width;  // the container decides: responsive
+    out.autosize = true;
+    return out;
+  }
+  // Plotly does not wrap titles: break a long one into lines that fit a narrow figure.
+  function wrapTitle(layout, width) {
+    var t = layout.title;
+    var text = typeof t === "string" ? t : (t && t.text);
+    var per = Math.max(16, Math.floor(width / 9));
+    if (!text || text.length <= per || text.indexOf("<br") !== -1) { return; }
+    var lines = [], line = "";
+    text.split(" ").forEach(function (word) {
+      if (line && (line + " " + word).length > per) { lines.push(line); line = word; }
+      else { line = line ? line + " " + word : word; }
+    });
+    lines.push(line);
+    var title = typeof t === "string" ? {} : Object.assign({}, t);
+    title.text = lines.join("<br>");
+    layout.title = title;
+    var margin = Object.assign({}, layout.margin || {});
+    margin.t = Math.max(margin.t || 0, 30 + 22 * lines.length);
+    layout.margin = margin;
+  }
   function drawPlots() {
     if (!window.Plotly) { return; }
+    var theme = themeLayout();
     document.querySelectorAll("div.plot[data-figure]").forEach(function (div) {
       var src = document.getElementById(div.getAttribute("data-figure"));
       if (!src) { return; }
       var fig = JSON.parse(src.textContent);
-      window.Plotly.newPlot(div, fig.data || [], fig.layout || {}, {responsive: true, displaylogo: false});
+      var layout = merged(fig.layout || {}, theme);
+      wrapTitle(layout, div.clientWidth);
+      window.Plotly.newPlot(div, fig.data || [], layout, {responsive: true, displaylogo: false});
       div.setAttribute("data-rendered", "1");
     });
   }
   window.addEventListener("load", drawPlots);
+  if (dark && dark.addEventListener) { dark.addEventListener("change", drawPlots); }
   // Waits after wrong answers: count down, then enable the button.
   function tick() {
     document.querySelectorAll(".countdown[data-until]").forEach(function (el) {

@@ -20,4 +20,14 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("button", name="Log out").wait_for()
+    # attached, not visible: on a phone it is inside the closed menu
+    page.get_by_role("button", name="Log out", include_hidden=True).wait_for(state="attached")
+
+
+def open_nav_link(page, name: str) -> None:
+    """Follow a link of the main navigation, opening the "Menu" first on a phone."""
+    page.wait_for_load_state("load")  # styled: until app.css applies, the button shows everywhere
+    menu = page.locator("header.top .menu-toggle")
+    if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
+        menu.click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()

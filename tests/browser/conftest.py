@@ -5,7 +5,7 @@ Playwright's own browser download needs the internet, so it is never used: the b
 /usr/bin/chromium (`.ci/run` installs the `chromium` package when it is missing). Chromium and
 the `playwright` package are required in CI (CI=true: the tests fail) and skipped with the
 reason elsewhere. A test that fails leaves a screenshot of each of its pages in
-tests/browser/artifacts/<test name>[-N].png.
+tests/browser/artifacts/<test name>[-N].png (ignored by git), and its report says where.
 """
 from __future__ import annotations
 
@@ -49,8 +49,7 @@ class PageLog:
     errors: list[str] = field(default_factory=list)
 
     def on_console(self, message) -> None:
-        # "Failed to load resource" repeats a failed response (kept in `failed`), and is also
-        # what the browser's own /favicon.ico probe logs, which no page asked for.
+        # "Failed to load resource" repeats a failed response (kept in `failed`).
         if message.type == "error" and not message.text.startswith("Failed to load resource"):
             self.errors.append(message.text)
 
@@ -65,11 +64,31 @@ class PageLog:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Keep each phase's report on the item (rep_setup, rep_call, rep_teardown) so the page
-    fixture's finaliser knows whether the test failed."""
+    """Keep each phase's report on the item (rep_setup, rep_call, rep_teardown); when the test
+    itself failed, screenshot each of its pages while they are still open and name the files
+    in the failure report."""
     report = yield
     setattr(item, f"rep_{report.when}", report)
+    pages = getattr(item, "browser_pages", None)
+    if report.when == "call" and report.failed and pages:
+        saved = save_failure_screenshots(item.name, pages)
+        report.sections.append(("screenshots of the failed test's pages", "\n".join(saved)))
     return report
+
+
+def save_failure_screenshots(test_name: str, pages: list) -> list[str]:
+    """A full-page PNG of each page in ARTIFACTS; the paths, or why one could not be taken."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = re.sub(r"[^\w.-]+", "_", test_name)
+    saved = []
+    for i, page in enumerate(pages):
+        path = ARTIFACTS / f"{name}{f'-{i + 1}' if i else ''}.png"
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            saved.append(str(path))
+        except Exception as exc:  # a crashed page must not hide the test's own failure
+            saved.append(f"no screenshot of page {i + 1}: {exc}")
+    return saved
 
 
 @pytest.fixture
@@ -120,12 +139,15 @@ def page_log() -> PageLog:
 @pytest.fixture
 def new_page(browser, live_server, timezone_id, page_log, request) -> Iterator[Callable]:
     """Open a page in a fresh browser context (its own cookies: one user per context); every
-    page logs into `page_log`. If the test failed, each page is screenshotted before it closes."""
+    page logs into `page_log`. The pages are kept on the test item for the failure screenshots
+    (pytest_runtest_makereport above)."""
     contexts, pages = [], []
+    request.node.browser_pages = pages
 
-    def _open():
+    def _open(**options):
+        """`options`: more of Playwright's context options (viewport, color_scheme, ...)."""
         context = browser.new_context(base_url=live_server.url, timezone_id=timezone_id,
-                                      locale="en-US")
+                                      locale="en-US", **options)
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         page.on("request", lambda req: page_log.requests.append(req.url))
@@ -137,16 +159,6 @@ def new_page(browser, live_server, timezone_id, page_log, request) -> Iterator[C
         return page
 
     yield _open
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
-        for i, page in enumerate(pages):
-            suffix = f"-{i + 1}" if i else ""
-            try:
-                page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}.png"), full_page=True)
-            except Exception as exc:  # a crashed page must not hide the test's own failure
-                print(f"no screenshot of page {i + 1}: {exc}")
     for context in contexts:
         context.close()
 

@@ -33,6 +33,7 @@ def test_mentor_grades_three_answers_with_the_keyboard(new_page, page_log, live_
     page.get_by_role("button", name="Grade next ungraded").click()
     for number, digits in ((1, "1"), (2, "23"), (3, "4")):
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Answer #{number}")
+        page.wait_for_load_state("load")  # static/mentor.js listens for the keys only once it has run
         expect(page.locator("#explanation strong")).to_have_text("mean vector")  # Markdown, sanitised
         for d in digits:
             page.keyboard.press(d)

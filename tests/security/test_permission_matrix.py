@@ -234,6 +234,8 @@ CASES: list[Case] = [
     Case("GET", "/api/v1/leaderboard", "/api/v1/leaderboard", LOGGED_IN, api=True),
     Case("GET", "/api/v1/leaderboard", "/api/v1/leaderboard?cohort={alpha}", (401, 403, 200, 200), api=True),
     Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", R, api=True),
+    # the browser's icon probe: public, no data
+    Case("GET", "/favicon.ico", "/favicon.ico", R),
 ]
 
 
