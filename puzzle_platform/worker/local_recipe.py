@@ -16,13 +16,13 @@ import sys
 import types
 from numbers import Real
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..content.files import FOLDER_RE
 from ..recipes import RecipeError
 from ..recipes.local import LOCAL_KEY, RECIPE_FILE, recipe_params
+from .run_recipe import ProgressFn
 
-ProgressFn = Callable[[int, str], None]
 _MODULES: dict[str, types.ModuleType] = {}  # by SHA-256: each version is executed once
 
 

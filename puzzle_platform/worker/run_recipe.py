@@ -9,6 +9,7 @@ from typing import Callable
 from ..recipes import RecipeError, get_recipe
 from ..recipes.local import is_local
 
+# progress(percent, stage) -> None; it may raise to cancel the run. Every runner takes one.
 ProgressFn = Callable[[int, str], None]
 
 

@@ -86,8 +86,7 @@ def _select_sorted(values: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(values).double().sort().values if values else torch.empty(0, dtype=torch.float64)
 
 
-def stream_stats(make_pass: PassFn, bins: int, percents: dict[str, int],
-                 on_pass: Callable[[int], None] | None = None) -> StreamResult:
+def stream_stats(make_pass: PassFn, bins: int, percents: dict[str, int]) -> StreamResult:
     """count, mean, std (population), min, max, the exact quantiles `percents` ({name: percent},
     the value of rank ceil(p n / 100)), frac_positive, mean_norm, and a histogram of `bins`
     fixed bins from min to max. NoValues when there are none."""
@@ -136,8 +135,6 @@ def stream_stats(make_pass: PassFn, bins: int, percents: dict[str, int],
         passes += 1
         if passes > MAX_LEVELS:
             raise NonDeterministic("the exact quantile search did not converge")
-        if on_pass:
-            on_pass(passes)
         open_ = [t for t in targets.values() if t.answer is None]
         for t in open_:
             t.hist = t.hmin = t.hmax = None

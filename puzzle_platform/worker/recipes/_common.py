@@ -8,8 +8,8 @@ import torch
 
 from ..inputs import Tokens
 from ..models_runtime import LoadedBridge, LoadedModel
+from ..run_recipe import ProgressFn
 
-ProgressFn = Callable[[int, str], None]
 
 
 def version_of(dist: str) -> str | None:

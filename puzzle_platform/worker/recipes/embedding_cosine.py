@@ -6,7 +6,6 @@ the histogram shows the centred or uncentred rows, every pair or a seeded subsam
 from __future__ import annotations
 
 import importlib.metadata
-from typing import Callable
 
 import torch
 
@@ -16,11 +15,11 @@ from ..embedding_stats import (closed_form_stats, drop_zero_rows, exact_histogra
                                sample_rows, sampled_histogram)
 from ..figures import Convention, histogram_figure
 from ..models_runtime import load_model
+from ..run_recipe import ProgressFn
 
 RECIPE_VERSION = "embedding_cosine/1"  # bump whenever the maths or conventions change
 LO, HI = -1.0, 1.0
 
-ProgressFn = Callable[[int, str], None]
 
 
 def _version(dist: str) -> str | None:

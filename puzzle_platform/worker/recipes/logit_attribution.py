@@ -11,7 +11,7 @@ b_U, and centring W_U leaves logit differences unchanged). Computed in float64.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 import plotly.graph_objects as go
 import torch
@@ -24,11 +24,11 @@ from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
 from ._common import provenance, reporter
 from ._logits import LastToken, forward_last, one_token_ids, require_hooks
+from ..run_recipe import ProgressFn
 
 RECIPE_VERSION = "logit_attribution/1"  # bump whenever the maths or conventions change
 IDENTITY_RTOL = 1e-3  # refuse a model whose readout the linear decomposition misses by more
 
-ProgressFn = Callable[[int, str], None]
 
 
 def _f64(t: Any) -> torch.Tensor:

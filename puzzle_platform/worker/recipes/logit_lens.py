@@ -9,7 +9,6 @@ not depend on processed vs raw weights; the logit does, by a constant per prompt
 from __future__ import annotations
 
 import json
-from typing import Callable
 
 import plotly.graph_objects as go
 import torch
@@ -21,10 +20,10 @@ from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
 from ._common import provenance, reporter
 from ._logits import LastToken, check_readout, forward_last, one_token_ids, readout, require_hooks
+from ..run_recipe import ProgressFn
 
 RECIPE_VERSION = "logit_lens/1"  # bump whenever the maths or conventions change
 
-ProgressFn = Callable[[int, str], None]
 
 
 def _points(n_layers: int, incl_mid: bool) -> list[tuple[str, str]]:
