@@ -96,9 +96,26 @@
     });
   }
   tick(); setInterval(tick, 1000);
+  // The one live Markdown preview (explanations here, statements and prompts in mentor.js): the
+  // server renders it with the sanitiser of every page; over `max` characters it only says so.
+  window.mipPreview = function (area, out, max) {
+    var csrf = document.querySelector('input[name="csrf_token"]');
+    if (max && area.value.length > max) {
+      out.textContent = "Too long: " + area.value.length + " characters (at most " + max + ").";
+      return;
+    }
+    fetch(area.getAttribute("data-preview-url"), {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json",
+                "X-CSRFToken": csrf ? csrf.value : ""},
+      body: JSON.stringify({markdown: area.value})
+    }).then(function (r) { return r.json(); }).then(function (data) {
+      if (data.html !== undefined) { out.innerHTML = data.html; }  // sanitised by the server (nh3)
+      else if (data.error) { out.textContent = data.error.message; }
+    }).catch(function () { out.textContent = "Preview unavailable."; });
+  };
   // Explanations: a live Markdown preview (rendered by the server's sanitiser) and the word
   // count against the question's budget (over the budget is allowed, only flagged).
-  var csrfInput = document.querySelector('input[name="csrf_token"]');
   document.querySelectorAll("textarea[data-explanation-preview]").forEach(function (area) {
     var out = document.getElementById(area.getAttribute("data-explanation-preview"));
     var counter = document.getElementById(area.getAttribute("data-word-count") || "");
@@ -113,22 +130,7 @@
         (over ? " (over the budget: allowed, but keep it short)" : "");
       counter.classList.toggle("over-budget", !!over);
     };
-    var render = function () {
-      if (!out) { return; }
-      if (max && area.value.length > max) {
-        out.textContent = "Too long: " + area.value.length + " characters (at most " + max + ").";
-        return;
-      }
-      fetch(area.getAttribute("data-preview-url"), {
-        method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "Accept": "application/json",
-                  "X-CSRFToken": csrfInput ? csrfInput.value : ""},
-        body: JSON.stringify({markdown: area.value})
-      }).then(function (r) { return r.json(); }).then(function (data) {
-        if (data.html !== undefined) { out.innerHTML = data.html; }  // sanitised by the server (nh3)
-        else if (data.error) { out.textContent = data.error.message; }
-      }).catch(function () { out.textContent = "Preview unavailable."; });
-    };
+    var render = function () { if (out) { window.mipPreview(area, out, max); } };
     area.addEventListener("input", function () { count(); clearTimeout(timer); timer = setTimeout(render, 400); });
   });
   // Figures being computed: poll the job's progress and reload when the figure exists.

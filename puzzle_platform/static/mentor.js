@@ -1,27 +1,13 @@
 // Mentor area, progressive enhancement only: the forms work without it.
 (function () {
   "use strict";
-  var csrf = document.querySelector('input[name="csrf_token"]');
 
   // Live Markdown preview: the server renders it with the same sanitiser as scholars' pages.
   document.querySelectorAll("textarea[data-preview]").forEach(function (area) {
     var out = document.getElementById(area.getAttribute("data-preview"));
     var timer = null;
-    var render = function () {
-      var max = parseInt(area.getAttribute("data-max") || "0", 10);
-      if (max && area.value.length > max) {
-        out.textContent = "Too long: " + area.value.length + " characters (at most " + max + ").";
-        return;
-      }
-      fetch(area.getAttribute("data-preview-url"), {
-        method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "Accept": "application/json",
-                  "X-CSRFToken": csrf ? csrf.value : ""},
-        body: JSON.stringify({markdown: area.value})
-      }).then(function (r) { return r.json(); }).then(function (data) {
-        if (data.html !== undefined) { out.innerHTML = data.html; }  // sanitised by the server (nh3)
-        else if (data.error) { out.textContent = data.error.message; }
-      }).catch(function () { out.textContent = "Preview unavailable."; });
+    var render = function () {  // app.js (loaded first on every page) holds the preview itself
+      window.mipPreview(area, out, parseInt(area.getAttribute("data-max") || "0", 10));
     };
     area.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(render, 400); });
     render();
