@@ -1,7 +1,8 @@
 """The scoring state under random sequences of everything that can change it.
 
-A hypothesis state machine drives several scholars through two puzzles (forecasts and
-challenges), new truth versions (including params A -> B -> A), grader edits (pass_score,
+A hypothesis state machine drives several scholars through two puzzles (forecasts,
+challenges and an explanation question: versions saved, rubric gradings by a mentor, rubric
+point edits), new truth versions (including params A -> B -> A), grader edits (pass_score,
 tolerance, scale), overrides and their removal, unpublishing, the clock and the reveal, all
 through the public surface (the API, the mentor pages, `puzzles sync`, the task function a
 worker calls to store an artifact). After every step it checks:
@@ -11,7 +12,8 @@ worker calls to store an artifact). After every step it checks:
   attempt log read back from the database, the truths and definitions this test set, and
   the README's rules, by its own brute-force implementation (its own WIS and tolerance
   scores; the tie-break as "the earliest moment since which the scholar's per-question
-  points have not changed").
+  points have not changed"); an explanation counts its last version before the deadline
+  once a mentor graded it (the grading this test did, with the rubric points it last wrote).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ SCHOLARS = ("ann", "ben", "cat")
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=timezone.utc)
 SCHEDULE = {"release_at": T0 - timedelta(days=1), "deadline_at": T0 + timedelta(days=1),
             "reveal_at": T0 + timedelta(days=2)}
+RUBRIC = {"idea": 4.0, "detail": 2.0, "extra": 1.0, "wrong": -3.0}  # e1's rubric as first written
 PARAMS = {"A": {"model": "models:tinyA", "weights": "raw"}, "B": {"model": "models:tinyB", "weights": "raw"}}
 
 
@@ -51,6 +54,11 @@ class Defs:
     c1_tolerance: float = 0.05
     f2_tolerance: float = 0.1
     f2_partial: float = 0.3
+    rubric: dict | None = None   # the explanation's rubric: {item id: points}
+
+    def __post_init__(self) -> None:
+        if self.rubric is None:
+            self.rubric = dict(RUBRIC)
 
 
 def _toml(value) -> str:
@@ -64,7 +72,8 @@ def _inline(table: dict) -> str:
 def _write(root: Path, d: Defs) -> None:
     """Puzzle 1: two figures on the same params, a forecast on one's mean and a challenge on the
     other's (a challenge may not read a forecast's figure), a choice challenge.
-    Puzzle 2: a forecast with partial credit and a challenge, both with literal truths."""
+    Puzzle 2: a forecast with partial credit and a challenge, both with literal truths, and an
+    explanation question graded with a rubric."""
     head = "".join(f'{k} = "{iso(v)}"\n' for k, v in SCHEDULE.items())
     one = (f'title = "One"\n{head}'
            f'[[figures]]\nkey = "fig"\ntitle = "F"\nrecipe = "embedding_cosine"\nparams = {_inline(PARAMS[d.params])}\n'
@@ -79,7 +88,10 @@ def _write(root: Path, d: Defs) -> None:
            f'[[questions]]\nkey = "f2"\nprompt = "p"\nkind = "numeric"\nmode = "forecast"\ngrader = "abs_tol"\n'
            f'grader_params = {_inline({"tolerance": d.f2_tolerance, "partial_until": d.f2_partial})}\ntruth = 0.3\n'
            f'[[questions]]\nkey = "c3"\nprompt = "p"\nkind = "numeric"\nmode = "challenge"\ngrader = "abs_tol"\n'
-           f'grader_params = {_inline({"tolerance": 0.01})}\ntruth = 0.7\npoints = 4\nmax_attempts = 3\n')
+           f'grader_params = {_inline({"tolerance": 0.01})}\ntruth = 0.7\npoints = 4\nmax_attempts = 3\n'
+           f'[[questions]]\nkey = "e1"\nprompt = "Why?"\nkind = "explanation"\npoints = 6\nword_budget = 50\n'
+           + "".join(f'[[questions.rubric]]\nid = "{k}"\ndescription = "item {k}"\npoints = {v!r}\n'
+                     for k, v in d.rubric.items()))
     for number, slug, text in ((1, "one", one), (2, "two", two)):
         folder = root / f"{number:02d}-{slug}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -114,9 +126,10 @@ def reference_grade(key: str, payload: dict, truth, d: Defs) -> tuple[float, boo
     return score, False
 
 
-POINTS = {"f1": 10.0, "c1": 10.0, "c2": 5.0, "f2": 10.0, "c3": 4.0}
-MODE = {"f1": "forecast", "f2": "forecast", "c1": "challenge", "c2": "challenge", "c3": "challenge"}
-PUZZLE_OF = {"f1": "one", "c1": "one", "c2": "one", "f2": "two", "c3": "two"}
+POINTS = {"f1": 10.0, "c1": 10.0, "c2": 5.0, "f2": 10.0, "c3": 4.0, "e1": 6.0}
+MODE = {"f1": "forecast", "f2": "forecast", "c1": "challenge", "c2": "challenge", "c3": "challenge",
+        "e1": "explanation"}
+PUZZLE_OF = {"f1": "one", "c1": "one", "c2": "one", "f2": "two", "c3": "two", "e1": "two"}
 
 
 @dataclass
@@ -126,16 +139,37 @@ class Logged:
     at: datetime
     payload: dict
     override: tuple[float, bool] | None
+    id: int = 0
 
 
-def reference_boards(log: list[Logged], truths: dict, d: Defs, published: dict, now: datetime) -> dict:
-    """{scope: [(rank, name, points, solved, answered, reached)]} for the season and each puzzle."""
+def counted_versions(log: list[Logged]) -> dict[str, Logged]:
+    """{scholar: their explanation version that counts}: the last one saved before the deadline."""
+    out: dict[str, Logged] = {}
+    for a in sorted(log, key=lambda a: (a.at, a.id)):
+        if a.key == "e1" and a.at < SCHEDULE["deadline_at"]:
+            out[a.user] = a
+    return out
+
+
+def reference_boards(log: list[Logged], truths: dict, d: Defs, published: dict, now: datetime,
+                     gradings: dict[int, frozenset] | None = None) -> dict:
+    """{scope: [(rank, name, points, solved, answered, reached)]} for the season and each puzzle.
+    `gradings`: {submission id: the rubric item ids a mentor applied}, as this test graded."""
+    gradings = gradings or {}
+    counted = {a.id for a in counted_versions(log).values()}
+    log = [a for a in log if a.key != "e1" or a.id in counted]  # superseded versions never count
+
     def points_of(a: Logged) -> tuple[float, bool] | None:
         """The attempt's points and correctness now, or None while it is not graded."""
-        if MODE[a.key] == "forecast" and now < SCHEDULE["reveal_at"]:
+        if MODE[a.key] != "challenge" and now < SCHEDULE["reveal_at"]:
             return None
         if a.override is not None:
             return a.override
+        if a.key == "e1":
+            if a.id not in gradings:
+                return None
+            pts = min(max(math.fsum(d.rubric[k] for k in gradings[a.id]), 0.0), POINTS["e1"])
+            return round(pts, 4), pts >= POINTS["e1"] / 2
         truth = truths[a.key]
         if truth is None:
             return None
@@ -210,6 +244,7 @@ class ScoringMachine(RuleBasedStateMachine):
         self.stored_params: dict[str, dict] = {}
         self.published = {"one": True, "two": True}
         self.submitted = 0
+        self.gradings: dict[int, frozenset] = {}  # explanation versions this test graded: their items
         self.sync()
         self.tokens = {u: issue_token(self.app, u) for u in SCHOLARS}
         self.client = self.app.test_client()
@@ -275,6 +310,60 @@ class ScoringMachine(RuleBasedStateMachine):
         resp = self.client.post("/api/v1/puzzles/one/questions/c2/submissions", json={"choice": choice},
                                 headers={"Authorization": f"Bearer {self.tokens[user]}"})
         assert resp.status_code in (201, 403, 404, 409, 429), resp.get_json()
+
+    @rule(user=st.sampled_from(SCHOLARS), text=st.sampled_from(["The mean *vector*.", "A shared $\\mu$.", "no"]))
+    def save_explanation(self, user, text):
+        """A new version of the scholar's explanation (refused after the deadline)."""
+        resp = self.client.post("/api/v1/puzzles/two/questions/e1/submissions", json={"text": text},
+                                headers={"Authorization": f"Bearer {self.tokens[user]}"})
+        assert resp.status_code in (201, 202, 403, 404, 409, 429), resp.get_json()
+        self.submitted += resp.status_code in (201, 202)
+        assert (resp.status_code in (201, 202)) == (datetime.now(timezone.utc) < SCHEDULE["deadline_at"]
+                                                    and self.published["two"]), resp.get_json()
+
+    def _versions(self) -> list[Logged]:
+        with self.app.app_context():
+            q = db.session.scalar(sa.select(Question.id).where(Question.key == "e1"))
+            rows = db.session.execute(
+                sa.select(Submission.id, Submission.created_at, User.username).join(User, User.id == Submission.user_id)
+                .where(Submission.question_id == q, Submission.status.in_(("pending", "graded")))
+                .order_by(Submission.id)).all()
+        return [Logged(name, "e1", at, {}, None, sid) for sid, at, name in rows]
+
+    def _grade(self, sub_id: int, items: frozenset, counted: bool) -> None:
+        resp = self.mentor.post(f"/mentor/explanations/{sub_id}", data={
+            "csrf_token": csrf_token(self.mentor, "/mentor"), "items": sorted(items), "comment": ""})
+        assert resp.status_code == (303 if counted else 404), (sub_id, counted, resp.status_code)
+        if counted:
+            self.gradings[sub_id] = items
+
+    @rule(data=st.data(), items=st.frozensets(st.sampled_from(sorted(RUBRIC))), claim=st.booleans())
+    def grade_explanation(self, data, items, claim):
+        """The mentor grades a version with some rubric items: the next one the queue hands out
+        (claimed first), or one picked here (a superseded draft is refused: not in the queue)."""
+        versions = self._versions()
+        counted = {a.id for a in counted_versions(versions).values()}
+        if claim:
+            resp = self.mentor.post("/mentor/puzzles/two/questions/e1/explanations/next",
+                                    data={"csrf_token": csrf_token(self.mentor, "/mentor")})
+            assert resp.status_code == 303, resp.status_code
+            target = resp.headers["Location"]
+            if not target.rstrip("/").split("/")[-1].isdigit():  # back to the queue: all graded
+                assert counted <= set(self.gradings), (counted, self.gradings)
+                return
+            sub_id = int(target.rstrip("/").split("/")[-1])
+            assert sub_id in counted and sub_id not in self.gradings, (sub_id, counted, self.gradings)
+            self._grade(sub_id, items, True)
+        elif versions:
+            sub_id = data.draw(st.sampled_from([a.id for a in versions]))
+            self._grade(sub_id, items, sub_id in counted)
+
+    @rule(idea=st.sampled_from([4.0, 6.0, 1.5]), detail=st.sampled_from([2.0, 3.0]),
+          extra=st.sampled_from([1.0, 5.0]), wrong=st.sampled_from([-3.0, -1.0, -6.0]))
+    def edit_rubric(self, idea, detail, extra, wrong):
+        """New points for the rubric's items in puzzle.toml, then `puzzles sync`."""
+        self.defs.rubric = {"idea": idea, "detail": detail, "extra": extra, "wrong": wrong}
+        self.sync()
 
     @rule(params=st.sampled_from(["A", "B"]), value=VALUES)
     def artifact_lands(self, params, value):
@@ -355,9 +444,10 @@ class ScoringMachine(RuleBasedStateMachine):
                 .order_by(Submission.id)).all()
             keys = {q.id: q.key for p in db.session.scalars(sa.select(Puzzle)) for q in p.questions}
             log = [Logged(name, keys[s.question_id], s.created_at, s.payload,
-                          None if s.override_points is None else (s.override_points, bool(s.override_correct)))
+                          None if s.override_points is None else (s.override_points, bool(s.override_correct)),
+                          s.id)
                    for s, name in rows]
-        assert got == reference_boards(log, self.truths, self.defs, self.published, now)
+        assert got == reference_boards(log, self.truths, self.defs, self.published, now, self.gradings)
 
     @invariant()
     def incremental_state_equals_the_rebuild(self):

@@ -91,7 +91,9 @@ def remove_override_view(submission_id: int):
         remove_override(sub, current_user)
     except GradeControlError as exc:
         return _render(sub.question, f"Attempt {sub.id} not changed: {exc}", exc.status)
-    flash(f"Override removed: attempt {sub.id} counts the grader's {sub.points:g} points again.", "success")
+    now = (f"counts the grader's {sub.points:g} points again" if sub.points is not None
+           else "is pending again (not graded yet)")
+    flash(f"Override removed: attempt {sub.id} {now}.", "success")
     return _back(sub)
 
 
