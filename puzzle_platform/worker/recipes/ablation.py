@@ -8,7 +8,6 @@ batch's partner sequences first and patches their activations in at the same pos
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import plotly.graph_objects as go
@@ -16,7 +15,7 @@ import torch
 
 from ...recipes import RecipeError
 from ...recipes.ablation import SPEC, parse_component
-from ..figures import caption_annotation
+from ..figures import finish
 from ..inputs import Batch, Tokens, batches, build_tokens, default_batch_size
 from ..models_runtime import load_bridge
 from ._common import ProgressFn, provenance, reporter
@@ -101,14 +100,8 @@ def _figure(labels: list[str], deltas: list[float], title: str, caption: str) ->
     colours = ["#7f7f7f" if label == "all" else "#1f77b4" for label in labels]
     fig = go.Figure(go.Bar(x=labels, y=deltas, marker_color=colours,
                            hovertemplate="%{x}<br>delta %{y:.4f} nats<extra></extra>"))
-    fig.update_layout(
-        title=title, template="plotly_white", showlegend=False,
-        xaxis={"title": "ablated component", "type": "category"},
-        yaxis={"title": "loss increase (nats)"},
-        margin={"b": 110},
-        annotations=[caption_annotation(caption, -0.28)],
-    )
-    return json.loads(fig.to_json())
+    return finish(fig, title, caption, -0.28, 110, xaxis={"title": "ablated component", "type": "category"},
+                  yaxis={"title": "loss increase (nats)"})
 
 
 def _sources(tokens: Tokens, batch: Batch, source: torch.Tensor, bridge: Any,

@@ -14,7 +14,7 @@ import torch
 
 from ...recipes import RecipeError
 from ...recipes.embedding_neighbors import SPEC, parse_expression
-from ..figures import caption_annotation
+from ..figures import finish
 from ..models_runtime import load_bridge
 from ._common import ProgressFn, provenance
 
@@ -55,14 +55,8 @@ def _figure(neighbors: list[dict], target: int | None, title: str, caption: str)
     colours = ["#d62728" if n["token_id"] == target else "#1f77b4" for n in neighbors]
     fig = go.Figure(go.Bar(x=labels, y=[n["cos"] for n in neighbors], marker_color=colours,
                            hovertemplate="%{x}<br>cos %{y:.4f}<extra></extra>"))
-    fig.update_layout(
-        title=title, template="plotly_white", showlegend=False,
-        xaxis={"title": "nearest tokens (rank: text)", "type": "category"},
-        yaxis={"title": "cosine with the result"},
-        margin={"b": 140},
-        annotations=[caption_annotation(caption, -0.45)],
-    )
-    return json.loads(fig.to_json())
+    return finish(fig, title, caption, -0.45, 140, xaxis={"title": "nearest tokens (rank: text)", "type": "category"},
+                  yaxis={"title": "cosine with the result"})
 
 
 def run(params: dict, progress: ProgressFn | None = None) -> dict:

@@ -6,7 +6,6 @@ the rank tolerance, and `rank` counts the true rank.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import plotly.graph_objects as go
@@ -14,7 +13,7 @@ import torch
 
 from ...recipes import RecipeError
 from ...recipes.weight_spectrum import PER_HEAD, SPEC
-from ..figures import caption_annotation
+from ..figures import finish
 from ..models_runtime import load_bridge
 from ._common import ProgressFn, provenance
 
@@ -69,14 +68,9 @@ def _figure(values: list[float], label: str, caption: str) -> dict:
     fig = go.Figure(go.Scatter(x=list(range(len(values))), y=values, mode="lines+markers",
                                marker={"size": 4},
                                hovertemplate="s_%{x} = %{y:.4g}<extra></extra>"))
-    fig.update_layout(
-        title=f"Singular values of {label}", template="plotly_white", showlegend=False,
-        xaxis={"title": "index i (descending order)"},
-        yaxis={"title": "singular value s_i", "type": "log"},
-        margin={"b": 100},
-        annotations=[caption_annotation(caption, -0.25)],
-    )
-    return json.loads(fig.to_json())
+    return finish(fig, f"Singular values of {label}", caption, -0.25, 100,
+                  xaxis={"title": "index i (descending order)"},
+                  yaxis={"title": "singular value s_i", "type": "log"})
 
 
 def run(params: dict, progress: ProgressFn | None = None) -> dict:
