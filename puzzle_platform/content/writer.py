@@ -2,20 +2,28 @@
 
 The inverse of `puzzle_files.load_puzzle`: loading what is written here gives the same spec
 (same source hash), so `puzzles sync` after an export reports "unchanged". Defaults are left
-out by asking the loader's own validators which entries they would fill in anyway.
+out by asking the loader's own validators which entries they would fill in anyway. An existing
+puzzle.toml keeps its shape (comments, inline tables, key order, explicit defaults): the new
+table is applied onto it by `toml_edit`, and only what changed is rewritten.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-import tomli_w
+import tomllib
+from datetime import datetime
+
+from tomlkit.exceptions import TOMLKitError
+import tomlkit
 
 from ..recipes.local import is_local, recipe_params
 from ..grading.explanations import DEFAULT_VERSIONS
-from .files import PuzzleSpec, _figure, _question
-from ..timeutil import iso
+from .files import PuzzleSpec, _figure, _question, spec_from_table
+from .toml_edit import apply_aot, apply_entry, new_document, styled, unwrap
+from ..timeutil import iso, parse_utc
 
+TIME_KEYS = ("release_at", "deadline_at", "reveal_at")
 TOML_HEADER = ("# Written by the mentor area's export; `manage.py puzzles sync` reads it back unchanged.\n"
                "# Times are UTC.\n")
 
@@ -98,20 +106,102 @@ def spec_to_table(spec: PuzzleSpec) -> dict:
 
 
 def dump_toml(table: dict) -> str:
-    return tomli_w.dumps(table, multiline_strings=True)
+    """A table as new TOML text in the house style (inline tables, multi-line prompts)."""
+    return new_document(table).as_string()
 
 
-def spec_files(spec: PuzzleSpec) -> dict[str, str]:
-    """File name -> text of the folder that `load_puzzle` reads back as `spec`."""
-    return {"puzzle.toml": TOML_HEADER + dump_toml(spec_to_table(spec)),
+def _same_top(name: str, value: object, spec: PuzzleSpec) -> bool:
+    """Does an old top-level value still say what the spec says (e.g. a time written another way)?"""
+    try:
+        if name in TIME_KEYS:
+            return parse_utc(value if isinstance(value, datetime) else str(value)) == getattr(spec, name)
+        if name in ("title", "summary"):
+            return isinstance(value, str) and value.strip() == getattr(spec, name)
+    except (ValueError, TypeError):
+        return False
+    return False
+
+
+def _quiet(check: Callable[[], bool]) -> bool:
+    try:
+        return check()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
+
+
+def merged_toml(old_text: str, spec: PuzzleSpec, folder: Path) -> str:
+    """`old_text` changed only where `spec` differs from it (see toml_edit)."""
+    doc = tomlkit.parse(old_text)
+    table = spec_to_table(spec)
+    for name in list(doc):
+        if name not in table and not (name == "summary" and _same_top(name, unwrap(doc[name]), spec)):
+            del doc[name]
+    for name, value in table.items():
+        if name in ("figures", "questions"):
+            continue
+        if name not in doc or not _same_top(name, unwrap(doc[name]), spec):
+            doc[name] = styled(value)
+    figs = {f.key: f for f in spec.figures}
+    qs = {q.key: q for q in spec.questions}
+    rubric = {"rubric": ("id", lambda t, e, i: apply_entry(t, e))}
+
+    def figure(t, entry: dict, i: int) -> None:
+        apply_entry(t, entry, lambda raw: _quiet(lambda: _figure(raw, i, folder) == figs[entry["key"]]))
+
+    def question(t, entry: dict, i: int) -> None:
+        apply_entry(t, entry, lambda raw: _quiet(lambda: _question(raw, i, figs) == qs[entry["key"]]),
+                    rubric)
+    for name, fn in (("figures", figure), ("questions", question)):
+        if name not in table:
+            continue
+        if name in doc and hasattr(doc[name], "body"):
+            apply_aot(doc[name], table[name], "key", fn)
+        else:
+            doc[name] = new_document({name: table[name]})[name]
+    return doc.as_string()
+
+
+def _reads_back(text: str, spec: PuzzleSpec, folder: Path) -> bool:
+    try:
+        again = spec_from_table(tomllib.loads(text), number=spec.number, slug=spec.slug,
+                                statement_md=spec.statement_md, answer_md=spec.answer_md,
+                                folder=folder, on_disk=True)
+    except (ValueError, tomllib.TOMLDecodeError):
+        return False
+    return again.source_hash() == spec.source_hash()
+
+
+def puzzle_toml(spec: PuzzleSpec, old_text: str | None = None, folder: Path | None = None) -> str:
+    """puzzle.toml for `spec`: `old_text` (the file there now) keeps its shape where it can;
+    a file that cannot be edited so that it reads back as `spec` is written anew."""
+    fresh = TOML_HEADER + dump_toml(spec_to_table(spec))
+    if old_text is None or folder is None:
+        return fresh
+    try:
+        text = merged_toml(old_text, spec, folder)
+    except (TOMLKitError, ValueError, TypeError, KeyError):
+        return fresh
+    return text if _reads_back(text, spec, folder) else fresh
+
+
+def spec_files(spec: PuzzleSpec, old_toml: str | None = None, folder: Path | None = None) -> dict[str, str]:
+    """File name -> text of the folder that `load_puzzle` reads back as `spec` (`old_toml`:
+    the puzzle.toml in `folder` now, whose shape is kept)."""
+    return {"puzzle.toml": puzzle_toml(spec, old_toml, folder),
             "statement.md": spec.statement_md, "answer.md": spec.answer_md}
 
 
 def write_puzzle_folder(spec: PuzzleSpec, root: Path) -> Path:
-    """Write `root/NN-slug/` (each file replaced whole, never half-written); returns the folder."""
+    """Write `root/NN-slug/` (each file replaced whole, never half-written); returns the folder.
+    An existing puzzle.toml keeps its comments and layout where the spec leaves them true."""
     folder = root / f"{spec.number:02d}-{spec.slug}"
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in spec_files(spec).items():
+    old_path = folder / "puzzle.toml"
+    try:
+        old = old_path.read_text(encoding="utf-8") if old_path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        old = None  # unreadable: written anew
+    for name, text in spec_files(spec, old, folder).items():
         tmp = folder / f".{name}.tmp"
         tmp.write_text(text, encoding="utf-8", newline="")
         tmp.replace(folder / name)
