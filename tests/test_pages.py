@@ -48,7 +48,7 @@ def test_times_are_utc_time_elements(client, puzzles_dir, sync):
     write_puzzle(puzzles_dir)
     sync()
     page = client.get("/puzzles/test-puzzle").get_data(as_text=True)
-    assert '<time datetime="' in page and 'Z" class="localtime">' in page
+    assert '<time datetime="' in page and 'Z" class="localtime" title="' in page
 
 
 def test_errors_are_json_for_json_clients(client):

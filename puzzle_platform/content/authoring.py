@@ -111,6 +111,24 @@ def _parse_local(text: str, zone: ZoneInfo, name: str) -> datetime:
     return local.replace(tzinfo=zone).astimezone(timezone.utc)
 
 
+def in_zone(dt: datetime, zone: ZoneInfo) -> str:
+    """A time as a message to the form's author says it: in the zone the form was filled in,
+    with UTC beside it (files and the database keep UTC)."""
+    utc = dt.astimezone(timezone.utc)
+    if zone.key == "UTC":
+        return utc.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{dt.astimezone(zone):%Y-%m-%d %H:%M} {zone.key} = {utc:%Y-%m-%d %H:%M} UTC"
+
+
+def _check_schedule(times: dict[str, datetime], zone: ZoneInfo) -> None:
+    """release <= deadline <= reveal, refused with the times as the author typed them."""
+    for early, late in (("release_at", "deadline_at"), ("deadline_at", "reveal_at")):
+        if times[late] < times[early]:
+            raise AuthoringError(f"{late} ({in_zone(times[late], zone)}) is before {early} "
+                                 f"({in_zone(times[early], zone)}); the schedule must satisfy "
+                                 "release_at <= deadline_at <= reveal_at")
+
+
 def _parse_number(text: str) -> int:
     if not re.fullmatch(r"[0-9]{1,9}", text.strip()):
         raise AuthoringError(f"number must be a whole number from 0 to {MAX_NUMBER}")
@@ -122,6 +140,7 @@ def spec_from_form(form: PuzzleForm) -> PuzzleSpec:
     number = _parse_number(form.number)
     zone = zone_named(form.tz)
     times = {name: _parse_local(getattr(form, name), zone, name) for name in TIME_FIELDS}
+    _check_schedule(times, zone)
     if len(form.spec_toml) > MAX_SPEC_CHARS:
         raise AuthoringError(f"questions and figures: longer than {MAX_SPEC_CHARS} characters")
     try:

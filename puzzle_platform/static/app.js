@@ -7,7 +7,7 @@
     hour: "numeric", minute: "2-digit", timeZoneName: "short"});
   document.querySelectorAll("time.localtime").forEach(function (el) {
     var d = new Date(el.getAttribute("datetime"));
-    if (!isNaN(d)) { el.title = el.textContent; el.textContent = fmt.format(d); }
+    if (!isNaN(d)) { el.title = el.title || el.textContent; el.textContent = fmt.format(d); }
   });
   // Phones: the navigation collapses behind the "Menu" button (CSS shows the button only on
   // narrow screens and only once this class is set; without script the links simply wrap).

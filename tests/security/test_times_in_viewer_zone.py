@@ -15,7 +15,7 @@ from tests.helpers import csrf_token
 from tests.security.conftest import LIVE, client_as, crawl_as
 
 MENTOR_PAGES = ("/mentor", "/admin", "/cohorts")
-TIME = re.compile(r'<time datetime="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)" class="localtime">([^<]*)</time>')
+TIME = re.compile(r'<time datetime="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)" class="localtime"(?: title="[^"]*")?>([^<]*)</time>')
 ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 
 
