@@ -8,6 +8,7 @@ registering the group keeps the web process torch-free.
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -64,6 +65,9 @@ def fetch(names: tuple[str, ...], revision: str | None) -> None:
             raise click.ClickException(" ".join(problem.split()))
     from ..worker.errors import ModelUnavailable
     from ..worker.models_runtime import fetch_hub_model
+
+    for client in ("httpx", "httpx2"):  # huggingface_hub's HTTP client logs every request at INFO
+        logging.getLogger(client).setLevel(logging.WARNING)
 
     for name in names:
         try:
