@@ -105,19 +105,19 @@ def test_compute_unknown_puzzle_is_one_line(runner):
 
 def test_compute_all_queues_every_puzzle_with_figures(app, runner, puzzles_dir, tiny_model_dirs, sync):
     """`puzzles compute --all` (DEPLOY.md, after the first sync): one queued job per figure of
-    every puzzle with figures; a puzzle without figures is passed over, not an error."""
+    every puzzle."""
     figure_puzzle(puzzles_dir, tiny_model_dirs)
     from tests.helpers import write_puzzle
-    write_puzzle(puzzles_dir, number=2, slug="no-figures")
+    write_puzzle(puzzles_dir, number=2, slug="second")
     sync()
     app.config["CELERY_BROKER_URL"] = "memory://"
     result = runner.invoke(args=["puzzles", "compute", "--all"])
     assert result.exit_code == 0, result.output
     queued = [line for line in result.output.splitlines() if line.startswith("queued ")]
-    assert len(queued) == 1 and queued[0].endswith(" for embeddings"), result.output
+    assert [q.rsplit(" ", 1)[1] for q in queued] == ["embeddings", "second"], result.output
     with app.app_context():
         jobs = db.session.scalars(sa.select(Job)).all()
-        assert sorted(j.figure_key for j in jobs) == ["gpt2", "gpt_neo"]
+        assert sorted(j.figure_key for j in jobs) == ["fig", "gpt2", "gpt_neo"]
         assert {j.status for j in jobs} == {"queued"}
 
     for args in (["puzzles", "compute"], ["puzzles", "compute", "embeddings", "--all"]):
