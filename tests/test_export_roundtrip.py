@@ -153,5 +153,31 @@ def test_export_to_a_read_only_folder_says_why_without_the_path(app, client, aut
     finally:
         os.chmod(puzzles_dir, 0o755)
     text = page_text(resp)
-    assert resp.status_code == 500 and "Could not write the puzzle folder" in text
+    assert resp.status_code == 503 and "Could not write the puzzle folder" in text
+    assert "must be writable by the web process" in text
     assert str(puzzles_dir) not in resp.get_data(as_text=True)
+
+
+def test_export_over_a_file_named_like_the_folder_is_a_503_with_the_reason(
+        app, client, auth, puzzles_dir, sync, tmp_path):
+    """What a read-only or clashing puzzles folder does (systemd's ProtectSystem=strict
+    without PUZZLES_DIR in ReadWritePaths): the errno's reason, no path, nothing written.
+    Tests run as root, which ignores file modes, so NN-slug is made a regular file."""
+    write_puzzle(puzzles_dir)
+    sync()
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "01-test-puzzle").write_text("not a folder")
+    app.config["PUZZLES_DIR"] = str(target)
+    login_as(auth, "admin")
+    resp = post(client, "/mentor/puzzles/test-puzzle/export")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 503, resp.status_code
+    text = page_text(resp)
+    assert "Could not write the puzzle folder" in text and "nothing was exported" in text
+    import errno
+    import os
+    reasons = {os.strerror(errno.EEXIST), os.strerror(errno.ENOTDIR)}
+    assert any(r in text for r in reasons), text
+    assert str(tmp_path) not in html and "elsewhere" not in html
+    assert (target / "01-test-puzzle").read_text() == "not a folder"

@@ -207,7 +207,12 @@ def export(slug: str):
     except AuthoringError as exc:
         return _overview(puzzle, str(exc), 409)
     except OSError as exc:  # e.g. a read-only puzzles folder: the reason, never the path
-        return _overview(puzzle, f"Could not write the puzzle folder: {exc.strerror or 'error'}.", 500)
+        # 503: the server's folder, not the request, is at fault; the operator can fix it
+        # (DEPLOY.md: PUZZLES_DIR must be in the web unit's ReadWritePaths).
+        why = exc.strerror or type(exc).__name__
+        return _overview(puzzle, f"Could not write the puzzle folder ({why}); nothing was exported. "
+                         "The puzzles folder must be writable by the web process: ask the "
+                         "site's operator.", 503)
     flash(f"Exported to the puzzles folder as {folder.name}/; `manage.py puzzles sync` now reads it "
           "back unchanged.", "success")
     return redirect(url_for("mentor.puzzle", slug=slug), 303)

@@ -6,6 +6,7 @@ from flask import Flask
 
 def register_cli(app: Flask) -> None:
     from .grades import grades
+    from .models import models  # torch only inside `models fetch`
     from .notify import notify
     from .puzzles import puzzles
     from .recipes import recipes  # torch only inside `recipes run`
@@ -13,6 +14,7 @@ def register_cli(app: Flask) -> None:
     from .users import users
 
     app.cli.add_command(grades)
+    app.cli.add_command(models)
     app.cli.add_command(notify)
     app.cli.add_command(puzzles)
     app.cli.add_command(users)

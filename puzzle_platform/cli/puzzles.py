@@ -66,28 +66,40 @@ def export(slug: str, root: Path | None) -> None:
 
 
 @puzzles.command("compute")
-@click.argument("slug")
+@click.argument("slug", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every puzzle with figures (e.g. after a first sync).")
 @click.option("--wait", is_flag=True, help="Wait for the jobs and print their progress.")
 @click.option("--inline", is_flag=True, help="Run the jobs in this process (no broker or worker).")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait with --wait.")
 @with_appcontext
-def compute(slug: str, wait: bool, inline: bool, timeout: float) -> None:
-    """Compute SLUG's figures (ground truth) on a worker; graded attempts follow automatically."""
+def compute(slug: str | None, all_: bool, wait: bool, inline: bool, timeout: float) -> None:
+    """Compute SLUG's (or --all puzzles') figures (ground truth) on a worker; graded attempts
+    follow automatically."""
     import time
 
     from ..jobs.queue import enqueue_puzzle
     from ..models import Job
 
-    puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
-    if puzzle is None:
-        raise click.ClickException(f"no puzzle {slug!r}; see `manage.py puzzles list`")
-    if not puzzle.figures:
-        raise click.ClickException(f"puzzle {slug!r} has no figures to compute")
+    if all_ == bool(slug):
+        raise click.ClickException("name one puzzle (SLUG) or --all")
+    if all_:
+        chosen = [p for p in db.session.scalars(sa.select(Puzzle).order_by(Puzzle.number)) if p.figures]
+        if not chosen:
+            raise click.ClickException("no puzzle has figures to compute; run `manage.py puzzles sync`")
+    else:
+        puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
+        if puzzle is None:
+            raise click.ClickException(f"no puzzle {slug!r}; see `manage.py puzzles list`")
+        if not puzzle.figures:
+            raise click.ClickException(f"puzzle {slug!r} has no figures to compute")
+        chosen = [puzzle]
     if inline:
         current_app.config["CELERY_BROKER_URL"] = "memory://"
-    jobs = enqueue_puzzle(puzzle)
-    ids = [j.id for j in jobs]
-    click.echo(f"queued job(s) {', '.join(map(str, ids))} for {slug}")
+    ids: list[int] = []
+    for puzzle in chosen:
+        jobs = enqueue_puzzle(puzzle)
+        ids += [j.id for j in jobs]
+        click.echo(f"queued job(s) {', '.join(str(j.id) for j in jobs)} for {puzzle.slug}")
     if inline:
         from ..jobs.runner import execute_job
         for job_id in ids:

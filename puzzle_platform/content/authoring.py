@@ -275,7 +275,7 @@ def export_puzzle(puzzle: Puzzle, root: Path) -> Path:
             match = FOLDER_RE.match(other.name)
             if other.is_dir() and match and other.name != name and (
                     match.group(2) == spec.slug or int(match.group(1)) == spec.number):
-                raise AuthoringError(f"cannot export to {root / name}: the folder {other.name} "
+                raise AuthoringError(f"cannot export to {name}/: the folder {other.name} "
                                      "already holds this slug or number; rename or remove it first")
     folder = write_puzzle_folder(spec, root)
     digest = load_puzzle(folder).source_hash()

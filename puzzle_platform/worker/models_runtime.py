@@ -230,19 +230,55 @@ def locate(name: str, revision: str | None = None,
             raise ModelUnavailable(f"local directory {shown} has no config.json and weight "
                                    f"files: save the model there with save_pretrained()")
         return path, shown, _dir_revision(path)
+    snapshot = _hub_snapshot(name, revision, policy)
+    return snapshot.folder, snapshot.repo_id, snapshot.revision
+
+
+@dataclass(frozen=True)
+class HubSnapshot:
+    """A hub model's files in the Hugging Face cache, and whether this call downloaded them."""
+
+    folder: Path
+    repo_id: str
+    revision: str   # the commit hash
+    downloaded: bool
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the snapshot's files (the cache's symlinks followed)."""
+        return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+
+
+def _hub_snapshot(name: str, revision: str | None, policy: ModelPolicy) -> HubSnapshot:
+    """The cached snapshot of hub name `name` (a TransformerLens alias is resolved), downloaded
+    when missing and the hub may and can be reached; ModelUnavailable, one line, otherwise."""
     repo_id = _alias_table().get(name, name)
     folder = _cached_snapshot(repo_id, revision)
-    if folder is None:
-        label = f"model {name!r}" + (f" ({repo_id})" if repo_id != name else "")
-        why = "HF_HUB_OFFLINE is set" if _offline() else (
-            None if _hub_reachable() else "the hub cannot be reached")
-        if why is not None:
-            raise ModelUnavailable(
-                f"{label} is not in the Hugging Face cache and {why}: pre-download it "
-                f"(hf download {repo_id}) on a machine with internet, set HF_HOME to a cache "
-                f"that has it, or use a local folder (models:<folder>)")
-        folder = _download(name, repo_id, revision, policy.max_bytes)
-    return folder, repo_id, folder.name
+    if folder is not None:
+        return HubSnapshot(folder, repo_id, folder.name, downloaded=False)
+    label = f"model {name!r}" + (f" ({repo_id})" if repo_id != name else "")
+    why = "HF_HUB_OFFLINE is set" if _offline() else (
+        None if _hub_reachable() else "the hub cannot be reached")
+    if why is not None:
+        raise ModelUnavailable(
+            f"{label} is not in the Hugging Face cache and {why}: pre-download it "
+            f"(manage.py models fetch {name}, or hf download {repo_id}) on a machine with "
+            "internet, set HF_HOME to a cache that has it, or use a local folder (models:<folder>)")
+    folder = _download(name, repo_id, revision, policy.max_bytes)
+    return HubSnapshot(folder, repo_id, folder.name, downloaded=True)
+
+
+def fetch_hub_model(name: str, revision: str | None = None,
+                    policy: ModelPolicy | None = None) -> HubSnapshot:
+    """Put hub model `name` into the Hugging Face cache ahead of time (`manage.py models
+    fetch`), through the very path a worker takes: the site's policy and MODEL_MAX_GB first."""
+    policy = policy or current_policy()
+    if problem := policy.problem(name):
+        raise ModelUnavailable(problem)
+    if policy.is_local(name):
+        raise ModelUnavailable(f"model {name!r} is a local folder (MODELS_DIR): there is "
+                               "nothing to fetch from the hub")
+    return _hub_snapshot(name, revision, policy)
 
 
 # --- loading and the warm cache ------------------------------------------------------------

@@ -101,3 +101,25 @@ def test_failed_job_shows_reason_to_mentors_only(app, client, auth, runner, puzz
 def test_compute_unknown_puzzle_is_one_line(runner):
     result = runner.invoke(args=["puzzles", "compute", "nope"])
     assert result.exit_code != 0 and "no puzzle 'nope'" in result.output
+
+
+def test_compute_all_queues_every_puzzle_with_figures(app, runner, puzzles_dir, tiny_model_dirs, sync):
+    """`puzzles compute --all` (DEPLOY.md, after the first sync): one queued job per figure of
+    every puzzle."""
+    figure_puzzle(puzzles_dir, tiny_model_dirs)
+    from tests.helpers import write_puzzle
+    write_puzzle(puzzles_dir, number=2, slug="second")
+    sync()
+    app.config["CELERY_BROKER_URL"] = "memory://"
+    result = runner.invoke(args=["puzzles", "compute", "--all"])
+    assert result.exit_code == 0, result.output
+    queued = [line for line in result.output.splitlines() if line.startswith("queued ")]
+    assert [q.rsplit(" ", 1)[1] for q in queued] == ["embeddings", "second"], result.output
+    with app.app_context():
+        jobs = db.session.scalars(sa.select(Job)).all()
+        assert sorted(j.figure_key for j in jobs) == ["fig", "gpt2", "gpt_neo"]
+        assert {j.status for j in jobs} == {"queued"}
+
+    for args in (["puzzles", "compute"], ["puzzles", "compute", "embeddings", "--all"]):
+        refused = runner.invoke(args=args)
+        assert refused.exit_code != 0 and "name one puzzle (SLUG) or --all" in refused.output

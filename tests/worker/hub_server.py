@@ -150,13 +150,22 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[0] == "lfs" and len(parts) == 2:
             data = self.hub.blob(parts[1])
             return self._send(200, data, with_body=body) if data is not None else self._send(404)
-        if parts[:2] == ["api", "models"] and len(parts) >= 6 and parts[4] in ("revision", "tree"):
-            return self._api(f"{parts[2]}/{parts[3]}", parts[4], parts[5], body)
-        if parts[:2] == ["api", "models"] and len(parts) == 4:  # no revision: the default branch
-            return self._api(f"{parts[2]}/{parts[3]}", "revision", "main", body)
-        if len(parts) >= 5 and parts[2] == "resolve":
-            return self._resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]), body)
+        if parts[:2] == ["api", "models"]:
+            n = self._repo_parts(parts[2:])
+            repo_id, tail = "/".join(parts[2:2 + n]), parts[2 + n:]
+            if len(tail) >= 2 and tail[0] in ("revision", "tree"):
+                return self._api(repo_id, tail[0], tail[1], body)
+            if not tail:  # no revision: the default branch
+                return self._api(repo_id, "revision", "main", body)
+        n = self._repo_parts(parts)
+        if len(parts) >= n + 3 and parts[n] == "resolve":
+            return self._resolve("/".join(parts[:n]), parts[n + 1], "/".join(parts[n + 2:]), body)
         self._send(404, b"unknown path", with_body=body)
+
+    def _repo_parts(self, parts: list[str]) -> int:
+        """How many path parts name the repo: 1 for an id without an org that the hub holds
+        (e.g. "gpt2", as the real hub has), else 2 (org/name)."""
+        return 1 if parts and parts[0] in self.hub.repos else 2
 
     def _api(self, repo_id: str, kind: str, rev: str, body: bool) -> None:
         if repo_id not in self.hub.repos:

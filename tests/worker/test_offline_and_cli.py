@@ -55,8 +55,8 @@ def test_offline_flag_fails_fast_with_the_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     text = _fails_fast("gpt-neo-small")
     assert text == ("model 'gpt-neo-small' (EleutherAI/gpt-neo-125M) is not in the Hugging Face "
-                    "cache and HF_HUB_OFFLINE is set: pre-download it (hf download "
-                    "EleutherAI/gpt-neo-125M) on a machine with internet, set HF_HOME to a cache "
+                    "cache and HF_HUB_OFFLINE is set: pre-download it (manage.py models fetch "
+                    "gpt-neo-small, or hf download EleutherAI/gpt-neo-125M) on a machine with internet, set HF_HOME to a cache "
                     "that has it, or use a local folder (models:<folder>)")
 
 
