@@ -27,6 +27,7 @@ from ..models import Puzzle, User
 from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
                     figure_model_problem, load_puzzle, spec_from_table)
 from ..recipes.local import is_local
+from .model_check import refuse_unloadable
 from .sync import SyncError, sync_puzzles
 from ..grading.explanations import RubricSpec, rubric_of
 from .writer import dump_toml, spec_to_table, write_puzzle_folder
@@ -172,6 +173,15 @@ def _check_models(spec: PuzzleSpec) -> None:
             raise AuthoringError(f"figure {fig.key!r}: {problem}")
 
 
+def _check_loadable(spec: PuzzleSpec) -> None:
+    """A worker must be able to load each figure's model (content/model_check.py); the
+    warnings of a saved puzzle come from model_check.model_warnings."""
+    try:
+        refuse_unloadable(spec.figures)
+    except ValueError as exc:
+        raise AuthoringError(str(exc)) from None
+
+
 def _check_no_local(spec: PuzzleSpec, action: str) -> None:
     """A puzzle with puzzle-local recipes lives in its folder (its recipe.py is not in the
     database): it cannot be exported or duplicated from the database."""
@@ -200,6 +210,7 @@ def create_puzzle(form: PuzzleForm, author: User) -> Puzzle:
     """A new web puzzle, unpublished until a mentor publishes it."""
     spec = spec_from_form(form)
     _check_unique(spec, None)
+    _check_loadable(spec)
     _save(spec, {"origin": "web", "created_by": author.id, "published": False})
     return _by_slug(spec.slug)
 
@@ -211,6 +222,7 @@ def update_puzzle(puzzle: Puzzle, form: PuzzleForm) -> list[str]:
         raise AuthoringError("the slug cannot be changed (links and folders use it); "
                              "duplicate the puzzle to get one with a new slug")
     _check_unique(spec, puzzle.id)
+    _check_loadable(spec)
     return _save(spec)
 
 
@@ -225,6 +237,7 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Pu
     spec.folder = Path(f"{spec.number:02d}-{spec.slug}")
     _check_no_local(spec, "duplicate")
     _check_models(spec)
+    _check_loadable(spec)
     _check_unique(spec, None)
     _save(spec, {"origin": "web", "created_by": author.id, "published": False})
     return _by_slug(spec.slug)
