@@ -148,7 +148,7 @@ def test_a_local_model_no_worker_holds_is_refused_even_online(app, client, auth,
 
 
 def test_edit_and_duplicate_are_checked_too(app, client, auth, puzzles_dir, sync):
-    write_puzzle(puzzles_dir, figures=figure_toml(model="gpt2-xl", weights="raw"))
+    write_puzzle(puzzles_dir, figures=figure_toml(model="gpt2", weights="raw"))
     sync()
     put_report(app, "w:1", ["gpt2", "models:tiny"], offline=True)
     login_as(auth, "mentor")
@@ -157,12 +157,19 @@ def test_edit_and_duplicate_are_checked_too(app, client, auth, puzzles_dir, sync
     resp = post(client, "/mentor/puzzles/test-puzzle/edit", form)
     assert resp.status_code == 400 and OFFLINE_FIX in page_text(resp)
     assert get_puzzle(app, "test-puzzle").title == before.title
-    resp = post(client, "/mentor/puzzles/test-puzzle/duplicate", {"number": "2", "slug": "copy"})
-    assert resp.status_code == 400 and OFFLINE_FIX in page_text(resp)
-    assert count(app, Puzzle) == 1
     form["spec_toml"] = spec("gpt2")  # a model the workers hold: saved
     resp = post(client, "/mentor/puzzles/test-puzzle/edit", form)
     assert resp.status_code == 303 and get_puzzle(app, "test-puzzle").title == "Changed title"
+    # The workers lose the model: a copy (to compute afresh) is refused; an edit that leaves
+    # the figure as it was is not (its artifact stays).
+    put_report(app, "w:1", ["models:tiny"], offline=True)
+    resp = post(client, "/mentor/puzzles/test-puzzle/duplicate", {"number": "2", "slug": "copy"})
+    assert resp.status_code == 400
+    assert "no worker holds gpt2 and every worker is offline" in page_text(resp)
+    assert count(app, Puzzle) == 1
+    form["title"] = "Changed again"
+    resp = post(client, "/mentor/puzzles/test-puzzle/edit", form)
+    assert resp.status_code == 303 and get_puzzle(app, "test-puzzle").title == "Changed again"
 
 
 def test_sync_only_warns(app, runner, puzzles_dir):

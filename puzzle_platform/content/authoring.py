@@ -23,6 +23,7 @@ from ..extensions import db
 from ..grading.generation import SCHEDULE, SCOREBOARD, bump_generation
 from ..grading.locks import lock_puzzles
 from ..grading.refresh import refresh_puzzles
+from ..grading.truth import params_key
 from ..models import Puzzle, User
 from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
                     figure_model_problem, load_puzzle, spec_from_table)
@@ -173,11 +174,14 @@ def _check_models(spec: PuzzleSpec) -> None:
             raise AuthoringError(f"figure {fig.key!r}: {problem}")
 
 
-def _check_loadable(spec: PuzzleSpec) -> None:
-    """A worker must be able to load each figure's model (content/model_check.py); the
-    warnings of a saved puzzle come from model_check.model_warnings."""
+def _check_loadable(spec: PuzzleSpec, saved: Puzzle | None = None) -> None:
+    """A worker must be able to load the model of each figure to compute (content/
+    model_check.py): all of them, or of an edit only the new or changed ones (an unchanged
+    figure keeps its artifact). The warnings of a saved puzzle: model_check.model_warnings."""
+    keys = {f.key: f.params_key for f in saved.figures} if saved is not None else {}
+    todo = [f for f in spec.figures if keys.get(f.key) != params_key(f.recipe, f.params)]
     try:
-        refuse_unloadable(spec.figures)
+        refuse_unloadable(todo)
     except ValueError as exc:
         raise AuthoringError(str(exc)) from None
 
@@ -222,7 +226,7 @@ def update_puzzle(puzzle: Puzzle, form: PuzzleForm) -> list[str]:
         raise AuthoringError("the slug cannot be changed (links and folders use it); "
                              "duplicate the puzzle to get one with a new slug")
     _check_unique(spec, puzzle.id)
-    _check_loadable(spec)
+    _check_loadable(spec, puzzle)
     return _save(spec)
 
 
