@@ -14,7 +14,7 @@ from puzzle_platform.jobs.queue import worker_id
 from puzzle_platform.jobs.worker_models import REPORTER_ENV, report_after_job, reported_models
 from puzzle_platform.models import Puzzle, Setting
 from puzzle_platform.timeutil import iso, utcnow
-from tests.helpers import figure_toml, mean_question, write_puzzle
+from tests.helpers import add_artifact, figure_toml, mean_question, write_puzzle
 from tests.test_mentor_authoring import count, get_puzzle, login_as, page_text, post, puzzle_form
 
 OFFLINE_FIX = ("no worker holds gpt2-xl and every worker is offline (HF_HUB_OFFLINE): pre-download "
@@ -181,3 +181,6 @@ def test_sync_only_warns(app, runner, puzzles_dir):
     assert result.exit_code == 0, result.output
     assert f"warning: test-puzzle: figure 'fig': {OFFLINE_FIX}" in result.output
     assert get_puzzle(app, "test-puzzle") is not None
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})  # computed: needs no worker
+    result = runner.invoke(args=["puzzles", "sync"])
+    assert result.exit_code == 0 and "warning:" not in result.output, result.output
