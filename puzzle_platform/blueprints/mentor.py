@@ -24,6 +24,7 @@ from ..extensions import db
 from ..grading.truth import current_artifact, resolve_truth
 from ..markdown import MAX_MARKDOWN_CHARS, render_markdown
 from ..models import Job, Puzzle, Submission
+from ..content.model_check import model_warnings
 from ..content.page import figure_views, question_views
 from ..recipes import RECIPES
 from ..templating import time_tag
@@ -85,6 +86,7 @@ def new():
         return _editor(form, None, str(exc), 400)
     flash(f"Created puzzle {puzzle.number} ({puzzle.slug}), unpublished: scholars see it only "
           "once you publish it.", "success")
+    _flash_model_warnings(puzzle)
     return redirect(url_for("mentor.puzzle", slug=puzzle.slug), 303)
 
 
@@ -100,7 +102,15 @@ def edit(slug: str):
     except AuthoringError as exc:
         return _editor(form, puzzle, str(exc), 400)
     flash("Saved. " + "; ".join(line.strip() for line in lines), "success")
+    _flash_model_warnings(puzzle)
     return redirect(url_for("mentor.puzzle", slug=slug), 303)
+
+
+def _flash_model_warnings(puzzle: Puzzle) -> None:
+    """What the workers' model reports say about the saved figures (content/model_check.py)."""
+    db.session.refresh(puzzle)
+    for warning in model_warnings(puzzle.figures):
+        flash(f"Warning: {warning}.", "warning")
 
 
 @bp.post("/preview")
@@ -195,6 +205,7 @@ def duplicate(slug: str):
     except AuthoringError as exc:
         return _overview(puzzle, f"Not duplicated: {exc}", 400)
     flash(f"Duplicated as puzzle {copy.number} ({copy.slug}), unpublished.", "success")
+    _flash_model_warnings(copy)
     return redirect(url_for("mentor.puzzle", slug=copy.slug), 303)
 
 

@@ -25,13 +25,29 @@ def puzzles() -> None:
 @with_appcontext
 def sync(root: Path | None) -> None:
     """Create or update puzzles from their folders (idempotent; all or nothing)."""
+    from ..content.model_check import NO_WORKER, check_figures
+    from ..grading.truth import current_artifact
+    from ..jobs.worker_models import reported_models
+
     root = root or Path(current_app.config["PUZZLES_DIR"])
     try:
-        lines = sync_puzzles(load_all(root))
+        specs = load_all(root)
+        lines = sync_puzzles(specs)
     except (PuzzleFileError, SyncError) as exc:
         raise click.ClickException(f"{exc} (nothing was changed)") from None
     for line in lines:
         click.echo(line)
+    # Never a refusal here: an operator may sync before starting the workers. Only figures
+    # still to compute matter (a computed one needs no worker).
+    report, problems = reported_models(), {}
+    for spec in specs:
+        puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == spec.slug))
+        todo = [f for f in spec.figures if puzzle is None or current_artifact(puzzle.id, f.key) is None]
+        check = check_figures(todo, report)
+        for problem in check.refusals + check.warnings:
+            problems.setdefault(problem if problem == NO_WORKER else f"{spec.slug}: {problem}", None)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
 
 
 @puzzles.command("list")

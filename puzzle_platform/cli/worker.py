@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 
 WORKER_KEY_PREFIX = "worker:"  # Setting rows "worker:<host:pid>" = last sign of life (ISO UTC)
 FORGET_WORKERS_AFTER = 86400.0  # seconds; rows of workers gone this long are deleted
+MODEL_REPORT_TICKS = 10  # the recovery loop re-reports the models it holds every this many ticks
 
 
 def worker_key(ident: str) -> str:
@@ -46,16 +47,32 @@ def report_alive() -> None:
     db.session.commit()
 
 
-def _forget_self() -> None:
-    """A worker that stops cleanly removes its row at once (a killed one ages out)."""
+def report_models() -> None:
+    """Store the models this worker holds or can load (jobs/worker_models.py), read by the
+    authoring form and the save-time model check, and delete the reports of workers gone
+    for a day. Scanning the caches is cheap but not free: at start and every
+    MODEL_REPORT_TICKS ticks of the recovery loop, and after each job (runner.py)."""
     from ..extensions import db
     from ..jobs.queue import worker_id
+    from ..jobs.worker_models import forget_stale_reports, report_held_models
+
+    report_held_models(worker_id())
+    forget_stale_reports()
+    db.session.commit()
+
+
+def _forget_self() -> None:
+    """A worker that stops cleanly removes its rows at once (a killed one ages out)."""
+    from ..extensions import db
+    from ..jobs.queue import worker_id
+    from ..jobs.worker_models import forget_report
     from ..models import Setting
 
     row = db.session.get(Setting, worker_key(worker_id()))
     if row is not None:
         db.session.delete(row)
-        db.session.commit()
+    forget_report(worker_id())
+    db.session.commit()
 
 
 def check_notifications() -> dict[str, list[int]]:
@@ -86,6 +103,12 @@ def _recovery_loop(app, every: float, stop: threading.Event) -> None:
                     prune()  # old rate-limit windows: housekeeping, rarely
             except Exception:  # noqa: BLE001 - keep the loop alive; the next tick retries
                 app.logger.warning("job recovery failed", exc_info=True)
+            if ticks % MODEL_REPORT_TICKS == 0:
+                try:
+                    report_models()
+                except Exception:  # noqa: BLE001 - an unreadable cache must not stop recovery
+                    db.session.rollback()
+                    app.logger.warning("reporting the models held failed", exc_info=True)
             try:
                 check_notifications()  # puzzles gone live or revealed; lost email messages
             except Exception:  # noqa: BLE001 - emails wait for the next tick; jobs go on
@@ -107,11 +130,14 @@ def worker(concurrency: int, pool: str, loglevel: str, parent_pid: int | None) -
     SIGTERM, SIGINT and SIGHUP stop it within WORKER_SHUTDOWN_SECONDS; a job still running
     then is killed and requeued (see jobs/shutdown.py).
     """
+    import os
+
     from celery.signals import worker_process_init
 
     from ..extensions import db
     from ..jobs.celery_app import QUEUE
-    from ..jobs.queue import recover_jobs
+    from ..jobs.queue import recover_jobs, worker_id
+    from ..jobs.worker_models import REPORTER_ENV
     from ..jobs.shutdown import WorkerShutdown
     from ..jobs.tasks import make_worker_celery
 
@@ -129,6 +155,12 @@ def worker(concurrency: int, pool: str, loglevel: str, parent_pid: int | None) -
                 db.engine.dispose(close=False)
 
         report_alive()
+        os.environ[REPORTER_ENV] = worker_id()  # pool children report under this worker's id
+        try:
+            report_models()
+        except Exception:  # noqa: BLE001 - the loop tries again; jobs need no report
+            db.session.rollback()
+            app.logger.warning("reporting the models held failed", exc_info=True)
         resent = recover_jobs(resend_queued=True)
         if resent:
             click.echo(f"requeued jobs {resent}")

@@ -23,10 +23,12 @@ from ..extensions import db
 from ..grading.generation import SCHEDULE, SCOREBOARD, bump_generation
 from ..grading.locks import lock_puzzles
 from ..grading.refresh import refresh_puzzles
+from ..grading.truth import params_key
 from ..models import Puzzle, User
 from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
                     figure_model_problem, load_puzzle, spec_from_table)
 from ..recipes.local import is_local
+from .model_check import refuse_unloadable
 from .sync import SyncError, sync_puzzles
 from ..grading.explanations import RubricSpec, rubric_of
 from .writer import dump_toml, spec_to_table, write_puzzle_folder
@@ -191,6 +193,18 @@ def _check_models(spec: PuzzleSpec) -> None:
             raise AuthoringError(f"figure {fig.key!r}: {problem}")
 
 
+def _check_loadable(spec: PuzzleSpec, saved: Puzzle | None = None) -> None:
+    """A worker must be able to load the model of each figure to compute (content/
+    model_check.py): all of them, or of an edit only the new or changed ones (an unchanged
+    figure keeps its artifact). The warnings of a saved puzzle: model_check.model_warnings."""
+    keys = {f.key: f.params_key for f in saved.figures} if saved is not None else {}
+    todo = [f for f in spec.figures if keys.get(f.key) != params_key(f.recipe, f.params)]
+    try:
+        refuse_unloadable(todo)
+    except ValueError as exc:
+        raise AuthoringError(str(exc)) from None
+
+
 def _check_no_local(spec: PuzzleSpec, action: str) -> None:
     """A puzzle with puzzle-local recipes lives in its folder (its recipe.py is not in the
     database): it cannot be exported or duplicated from the database."""
@@ -219,6 +233,7 @@ def create_puzzle(form: PuzzleForm, author: User) -> Puzzle:
     """A new web puzzle, unpublished until a mentor publishes it."""
     spec = spec_from_form(form)
     _check_unique(spec, None)
+    _check_loadable(spec)
     _save(spec, {"origin": "web", "created_by": author.id, "published": False})
     return _by_slug(spec.slug)
 
@@ -230,6 +245,7 @@ def update_puzzle(puzzle: Puzzle, form: PuzzleForm) -> list[str]:
         raise AuthoringError("the slug cannot be changed (links and folders use it); "
                              "duplicate the puzzle to get one with a new slug")
     _check_unique(spec, puzzle.id)
+    _check_loadable(spec, puzzle)
     return _save(spec)
 
 
@@ -244,6 +260,7 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Pu
     spec.folder = Path(f"{spec.number:02d}-{spec.slug}")
     _check_no_local(spec, "duplicate")
     _check_models(spec)
+    _check_loadable(spec)
     _check_unique(spec, None)
     _save(spec, {"origin": "web", "created_by": author.id, "published": False})
     return _by_slug(spec.slug)

@@ -52,6 +52,7 @@ class FigureView:
     provenance: dict | None
     job: Job | None
     sealed: bool = False  # computed, but held back until the reveal (it shows the truth)
+    model_line: str | None = None  # the provenance line's model (see _model_line)
 
     def job_status(self, show_cause: bool) -> dict | None:
         """The figure's latest job as a viewer may see it. The cause of a failure (and the
@@ -107,9 +108,34 @@ def figure_views(puzzle: Puzzle, show_truth: bool = False) -> list[FigureView]:
             job = db.session.scalar(sa.select(Job).where(Job.puzzle_id == puzzle.id, Job.figure_key == fig.key)
                                     .order_by(Job.id.desc()).limit(1))
         figure, provenance = _without_server_paths(art.figure, art.provenance) if art else (None, None)
+        label = (fig.params or {}).get("label")
+        if provenance is not None and label and not show_truth:
+            provenance = _labelled(provenance, label)
         views.append(FigureView(fig.key, fig.title, figure, art.version if art else None,
-                                art.computed_at if art else None, provenance, job))
+                                art.computed_at if art else None, provenance, job,
+                                model_line=_model_line(provenance, label if show_truth else None)))
     return views
+
+
+def _labelled(provenance: dict, label: str) -> dict:
+    """A scholar's provenance of a labelled figure: the model named by its label only (the
+    figure and caption the worker drew name it so too)."""
+    out = {k: v for k, v in provenance.items() if k not in ("resolved_model", "revision")}
+    out["model"] = out["label"] = label
+    return out
+
+
+def _model_line(provenance: dict | None, mentor_label: str | None) -> str | None:
+    """The model as the provenance line names it: the reference it resolved to and its
+    revision; for mentors also the label scholars see instead."""
+    if not provenance:
+        return None
+    line = str(provenance.get("resolved_model") or provenance.get("model") or "")
+    if provenance.get("revision"):
+        line += f" @ {str(provenance['revision'])[:10]}"
+    if mentor_label:
+        line += f" (shown to scholars as \"{mentor_label}\")"
+    return line
 
 
 def _without_server_paths(figure: dict | None, provenance: dict | None

@@ -163,13 +163,26 @@ def execute_job(job_id: int, me: str | None = None) -> str:
         with Heartbeat(job_id, me, every) as beat:
             result = _compute(job, beat)
             beat.progress(98, "storing the artifact and grading")
-        return _succeed(job, me, result)
+        outcome = _succeed(job, me, result)
+        _report_models()
+        return outcome
     except JobLost:
         db.session.rollback()
         return _discard(job_id)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job (if still ours)
         db.session.rollback()
         return _fail_or_retry(job_id, me, exc)
+
+
+def _report_models() -> None:
+    """The job may have downloaded a model: tell the authoring form (jobs/worker_models.py)."""
+    from .worker_models import report_after_job
+    try:
+        report_after_job()
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the job is done; the worker's next report catches up
+        db.session.rollback()
+        log.warning("reporting the models held failed", exc_info=True)
 
 
 def _succeed(job: Job, me: str, result: dict) -> str:

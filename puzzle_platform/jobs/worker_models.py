@@ -23,7 +23,11 @@ from ..timeutil import iso, parse_utc, utcnow
 
 REPORT_PREFIX = "models:"       # Setting rows "models:<host:pid>" (hashed when long)
 REPORT_MAX_AGE = timedelta(hours=1)  # older reports are ignored (the worker is gone)
+FORGET_REPORTS_AFTER = timedelta(days=1)  # and deleted after this, like the worker:* rows
 MAX_REPORTED = 500              # models per report, so a huge cache cannot bloat a row
+# Set by `manage.py worker` to its own id, so that its pool children (which run the jobs,
+# each with a pid of its own) report under the worker's name, not a new row per child.
+REPORTER_ENV = "PUZZLES_MODEL_REPORTER"
 
 
 @dataclass
@@ -71,9 +75,12 @@ def held_models() -> list[str]:
             names.update(aliases.get(repo, ()))
     policy = current_policy()
     if policy.models_dir is not None and policy.models_dir.is_dir():
-        for folder in policy.models_dir.iterdir():
+        for folder in policy.models_dir.iterdir():  # <folder> or <owner>/<name>, as hub ids are
             if (folder / "config.json").is_file():
                 names.add(f"{LOCAL_PREFIX}{folder.name}")
+            elif folder.is_dir():
+                names.update(f"{LOCAL_PREFIX}{folder.name}/{sub.name}" for sub in folder.iterdir()
+                             if (sub / "config.json").is_file())
     return sorted(names)[:MAX_REPORTED]
 
 
@@ -91,6 +98,28 @@ def report_held_models(ident: str) -> None:
     """Store this worker's report (the caller commits)."""
     Setting.put(report_key(ident), {"worker": ident, "at": iso(utcnow()), "offline": _offline(),
                                     "models": held_models()})
+
+
+def report_after_job() -> None:
+    """Inside `manage.py worker` (REPORTER_ENV set): report again, since the job just run may
+    have downloaded a model (the caller commits). Elsewhere (an inline compute) nothing: that
+    process is no worker and must not look like one."""
+    ident = os.environ.get(REPORTER_ENV)
+    if ident:
+        report_held_models(ident)
+
+
+def forget_stale_reports() -> None:
+    """Delete the reports of workers silent for FORGET_REPORTS_AFTER (the caller commits)."""
+    oldest = utcnow() - FORGET_REPORTS_AFTER
+    for row in db.session.scalars(sa.select(Setting).where(Setting.key.startswith(REPORT_PREFIX))):
+        value = row.value if isinstance(row.value, dict) else {}
+        try:
+            stale = parse_utc(str(value.get("at"))) < oldest
+        except ValueError:
+            stale = True
+        if stale:
+            db.session.delete(row)
 
 
 def forget_report(ident: str) -> None:

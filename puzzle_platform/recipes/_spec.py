@@ -7,10 +7,12 @@ one line naming the parameter, so a puzzle author sees exactly what to fix.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 _MISSING: Any = object()
+MAX_LABEL_CHARS = 80
 
 
 class RecipeError(ValueError):
@@ -25,6 +27,7 @@ class Param:
     doc: str
     parse: Callable[[Any], Any]
     default: Any = _MISSING  # _MISSING: required
+    omit_none: bool = False  # a None value is left out of the normalised params
 
     @property
     def required(self) -> bool:
@@ -57,6 +60,8 @@ class RecipeSpec:
     param_doc: Mapping[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
+        if not any(p.name == LABEL.name for p in self.params):  # every recipe takes a label
+            object.__setattr__(self, "params", (*self.params, LABEL))
         object.__setattr__(self, "param_doc", {p.name: p.doc for p in self.params})
 
     def validate_params(self, raw: Mapping[str, Any] | None) -> dict:
@@ -71,12 +76,15 @@ class RecipeSpec:
             if p.name not in raw:
                 if p.required:
                     raise RecipeError(f"{self.name}: parameter {p.name!r} is required ({p.doc})")
-                out[p.name] = p.default
+                if p.default is not None or not p.omit_none:
+                    out[p.name] = p.default
                 continue
             try:
-                out[p.name] = p.parse(raw[p.name])
+                value = p.parse(raw[p.name])
             except ValueError as exc:
                 raise RecipeError(f"{self.name}: parameter {p.name!r}: {exc}") from None
+            if value is not None or not p.omit_none:
+                out[p.name] = value
         try:
             self.check(out, raw)
         except ValueError as exc:
@@ -128,3 +136,22 @@ def text(value: Any) -> str:
 
 def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else parse(value)
+
+
+def label_text(value: Any) -> str:
+    """A display name: one line of at most MAX_LABEL_CHARS characters, no control characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f'must be a non-empty string such as "GPT-2 small", got {value!r}'[:120])
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+        raise ValueError("holds a control character (a line break, tab, ...); write it on one line")
+    if len(value.strip()) > MAX_LABEL_CHARS:
+        raise ValueError(f"at most {MAX_LABEL_CHARS} characters, got {len(value.strip())}")
+    return value.strip()
+
+
+# The one parameter every recipe takes (appended by RecipeSpec). Left out of the normalised
+# params when not given, so figures without a label keep their params key (no recompute);
+# a label that is set is part of the key: changing it recomputes the figure.
+LABEL = Param("label", "the model's name on the figure and its caption, instead of its reference "
+                       f'(e.g. "GPT-Neo 125M"; at most {MAX_LABEL_CHARS} characters); changing it '
+                       "recomputes the figure", optional(label_text), None, omit_none=True)

@@ -22,7 +22,7 @@ def test_registry():
     assert SPEC.runner == "puzzle_platform.worker.recipes.embedding_cosine:run"
     assert set(SPEC.param_doc) == {"model", "matrix", "weights", "center", "tokens", "seed",
                                    "diagonal", "bins", "histogram", "histogram_sample",
-                                   "device", "revision"}
+                                   "device", "revision", "label"}
 
 
 def test_defaults_and_idempotence():

@@ -11,12 +11,16 @@ from ..models_runtime import LoadedBridge, LoadedModel
 from ..run_recipe import ProgressFn
 
 
-
 def version_of(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def shown_model(loaded: LoadedBridge | LoadedModel, params: dict) -> str:
+    """The model's name on a figure: the figure's `label` when set, else its reference."""
+    return params.get("label") or loaded.name
 
 
 def provenance(loaded: LoadedBridge | LoadedModel, params: dict, code_version: str,
@@ -27,6 +31,8 @@ def provenance(loaded: LoadedBridge | LoadedModel, params: dict, code_version: s
            "weights": loaded.weights, "device": loaded.device, "dtype": loaded.dtype,
            "load_warnings": list(loaded.load_warnings), "code_version": code_version,
            "torch_version": torch.__version__, "transformer_lens_version": version_of("transformer-lens")}
+    if params.get("label"):
+        out["label"] = params["label"]
     if tokens is not None:
         out["inputs"] = tokens.provenance
     out.update(extra)

@@ -18,7 +18,7 @@ from ...recipes.ablation import SPEC, parse_component
 from ..figures import finish
 from ..inputs import Batch, Tokens, batches, build_tokens, default_batch_size
 from ..models_runtime import load_bridge
-from ._common import ProgressFn, provenance, reporter
+from ._common import ProgressFn, provenance, reporter, shown_model
 
 RECIPE_VERSION = "ablation/1"  # bump whenever the maths or conventions change
 LOSS_CHUNK = 4096  # positions per float64 log-softmax
@@ -183,13 +183,13 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
         stats["loss_ablated"], stats["delta"] = stats[f"{both}.loss_ablated"], stats[f"{both}.delta"]
 
     labels = [label for label, _ in groups] + (["all"] if p["together"] and len(comps) == 1 else [])
-    caption = " · ".join([loaded.name, f"{method} ablation", f"{p['weights']} weights",
+    caption = " · ".join([shown_model(loaded, p), f"{method} ablation", f"{p['weights']} weights",
                           f"clean loss {loss_clean:.4f} nats over {count:,} next-token positions",
                           f"{tokens.provenance['sequences']:,} sequences"]
                          + ([f"resample seed {p['seed']}"] if method == "resample" else []))
     report(97, "figure")
     figure = _figure(labels, [stats[f"{label}.delta"] for label in labels],
-                     f"Loss increase when ablating ({method}): {loaded.name}", caption)
+                     f"Loss increase when ablating ({method}): {shown_model(loaded, p)}", caption)
     report(100, "done")
     return {"statistics": stats, "figure": figure,
             "provenance": provenance(loaded, p, RECIPE_VERSION, tokens, method=method,

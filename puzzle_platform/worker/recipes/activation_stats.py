@@ -20,7 +20,7 @@ from ..figures import caption_annotation
 from ..inputs import Tokens, batches, build_tokens
 from ..models_runtime import load_bridge
 from ..streaming_stats import NonDeterministic, NoValues, stream_stats
-from ._common import ProgressFn, provenance, reporter
+from ._common import ProgressFn, provenance, reporter, shown_model
 
 RECIPE_VERSION = "activation_stats/1"  # bump whenever the maths or conventions change
 QK_HOOKS = ("hook_pattern", "hook_attn_scores")
@@ -108,8 +108,10 @@ def inputs_caption(tokens: Tokens) -> str:
     return f"{what}, {p['tokens']:,} tokens, {bos}"
 
 
-def model_caption(loaded: Any) -> str:
-    model = loaded.name if loaded.name == loaded.resolved_name else f"{loaded.name} ({loaded.resolved_name})"
+def model_caption(loaded: Any, params: dict) -> str:
+    """The model as a caption names it: its label, or its reference (and the repo it resolves to)."""
+    model = (shown_model(loaded, params) if params.get("label") or loaded.name == loaded.resolved_name
+             else f"{loaded.name} ({loaded.resolved_name})")
     return f"{model}, {loaded.weights} weights"
 
 
@@ -168,9 +170,9 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     stats = result.stats
     report(95, "figure")
     what = f"{hook}" + (f", index {index}" if index is not None else "")
-    caption = " · ".join([what, model_caption(loaded), inputs_caption(tokens),
+    caption = " · ".join([what, model_caption(loaded, params), inputs_caption(tokens),
                           f"exact over {stats['count']:,} values ({LAYOUTS[found['layout']]})"])
-    figure = _figure(result.edges, result.counts, f"{what}: {loaded.name}", caption, hook)
+    figure = _figure(result.edges, result.counts, f"{what}: {shown_model(loaded, params)}", caption, hook)
     prov = provenance(loaded, params, RECIPE_VERSION, tokens, hook=hook, index=index,
                       layout=found["layout"], bins=params["bins"], passes=result.passes,
                       batches=found["batches"], caption=caption)

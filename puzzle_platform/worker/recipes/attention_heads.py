@@ -21,7 +21,7 @@ from ...recipes.attention_heads import head_of, scores
 from ..figures import caption_annotation
 from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
-from ._common import ProgressFn, provenance, reporter
+from ._common import ProgressFn, provenance, reporter, shown_model
 from .activation_stats import inputs_caption, model_caption
 
 RECIPE_VERSION = "attention_heads/1"  # bump whenever the maths or conventions change
@@ -143,8 +143,8 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     if induction is not None:
         conventions += (f"; induction over the second copy's {len(induction[0])} queries, key "
                         "q - len + 1")
-    caption = " · ".join([model_caption(loaded), inputs_caption(tokens), conventions])
-    figure = _figure(mats, f"Attention head scores: {loaded.name}", caption)
+    caption = " · ".join([model_caption(loaded, params), inputs_caption(tokens), conventions])
+    figure = _figure(mats, f"Attention head scores: {shown_model(loaded, params)}", caption)
     prov = provenance(loaded, params, RECIPE_VERSION, tokens, heads=list(params["heads"]),
                       batches=len(todo), caption=caption)
     report(100, "done")

@@ -77,8 +77,9 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
 
     report(95, "figure")
     n_shown = stats["n"] - (cstats["zero_norm_rows"] if p["center"] else 0)
-    convention = Convention(loaded.name, loaded.resolved_name, p["matrix"], p["weights"],
-                            p["center"], p["diagonal"], n_shown, sample_tokens)
+    shown = p.get("label")  # a label names the model on the figure instead of its reference
+    convention = Convention(shown or loaded.name, shown or loaded.resolved_name, p["matrix"],
+                            p["weights"], p["center"], p["diagonal"], n_shown, sample_tokens)
     figure = histogram_figure(edges, counts, convention)
     provenance = {
         "model": loaded.name, "resolved_model": loaded.resolved_name, "revision": loaded.revision,
@@ -90,6 +91,8 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
         "code_version": RECIPE_VERSION, "torch_version": torch.__version__,
         "transformer_lens_version": _version("transformer-lens"),
     }
+    if shown:
+        provenance["label"] = shown
     report(100, "done")
     return {"statistics": stats, "histogram": {"edges": edges, "counts": counts},
             "figure": figure, "provenance": provenance}

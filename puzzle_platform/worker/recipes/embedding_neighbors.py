@@ -16,7 +16,7 @@ from ...recipes import RecipeError
 from ...recipes.embedding_neighbors import SPEC, parse_expression
 from ..figures import finish
 from ..models_runtime import load_bridge
-from ._common import ProgressFn, provenance
+from ._common import ProgressFn, provenance, shown_model
 
 RECIPE_VERSION = "embedding_neighbors/1"  # bump whenever the maths or conventions change
 CHUNK_ROWS = 8192
@@ -111,12 +111,12 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
         target_info = {"token": p["target"], "token_id": target, "rank": rank,
                        "cos": float(cos[target])}
     shown = " ".join(f"{'-' if s < 0 else '+'} {json.dumps(t)}" for s, t, _ in terms).lstrip("+ ")
-    caption = " · ".join([loaded.name, f"{p['matrix']} rows", f"{p['weights']} weights",
+    caption = " · ".join([shown_model(loaded, p), f"{p['matrix']} rows", f"{p['weights']} weights",
                           f"float64 cosine over {len(order):,} tokens",
                           "inputs excluded" if p["exclude_inputs"] else "inputs included"]
                          + ([f"target {json.dumps(p['target'])}: rank {stats['rank_of']}"]
                             if target is not None else []))
-    figure = _figure(neighbors, target, f"Nearest tokens to {shown}: {loaded.name}", caption)
+    figure = _figure(neighbors, target, f"Nearest tokens to {shown}: {shown_model(loaded, p)}", caption)
     report(100, "done")
     return {"statistics": stats, "neighbors": neighbors, "target": target_info, "figure": figure,
             "provenance": provenance(loaded, p, RECIPE_VERSION, matrix=p["matrix"],

@@ -22,7 +22,7 @@ from ...recipes.logit_attribution import SPEC
 from ..figures import caption_annotation
 from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
-from ._common import provenance, reporter
+from ._common import provenance, reporter, shown_model
 from ._logits import LastToken, forward_last, one_token_ids, require_hooks
 from ..run_recipe import ProgressFn
 
@@ -131,11 +131,11 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
     stats["total"] = float(total / n)
 
     report(95, "figure")
-    caption = (f"{loaded.name} · {p['weights']} weights · {n} prompts · mean direct contribution to "
+    caption = (f"{shown_model(loaded, p)} · {p['weights']} weights · {n} prompts · mean direct contribution to "
                "logit(correct) − logit(incorrect) at each prompt's last token · final norm scale "
                f"frozen · components sum to {stats['sum_of_components']:.4g} (model: "
                f"{stats['total']:.4g})")
-    figure = _figure(stats, n_layers, n_heads, loaded.name, caption)
+    figure = _figure(stats, n_layers, n_heads, shown_model(loaded, p), caption)
     report(100, "done")
     return {"statistics": stats, "figure": figure,
             "provenance": provenance(loaded, p, RECIPE_VERSION, tokens, caption=caption,

@@ -18,7 +18,7 @@ from ...recipes.logit_lens import SPEC
 from ..figures import caption_annotation
 from ..inputs import batches, build_tokens
 from ..models_runtime import load_bridge
-from ._common import provenance, reporter
+from ._common import provenance, reporter, shown_model
 from ._logits import LastToken, check_readout, forward_last, one_token_ids, readout, require_hooks
 from ..run_recipe import ProgressFn
 
@@ -87,10 +87,10 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
                                       if top_for_all[whole[i]]), -1)
 
     report(95, "figure")
-    caption = (f"{loaded.name} · {p['weights']} weights · {n} prompts · target at each prompt's "
+    caption = (f"{shown_model(loaded, p)} · {p['weights']} weights · {n} prompts · target at each prompt's "
                "last token · residual after l blocks (0 = embeddings) through the final norm "
                "(recomputed) and W_U · rank 0 = top")
-    figure = _figure(stats, points, loaded.name, caption)
+    figure = _figure(stats, points, shown_model(loaded, p), caption)
     report(100, "done")
     return {"statistics": stats, "figure": figure,
             "provenance": provenance(loaded, p, RECIPE_VERSION, tokens, caption=caption,

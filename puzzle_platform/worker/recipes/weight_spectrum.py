@@ -15,7 +15,7 @@ from ...recipes import RecipeError
 from ...recipes.weight_spectrum import PER_HEAD, SPEC
 from ..figures import finish
 from ..models_runtime import load_bridge
-from ._common import ProgressFn, provenance
+from ._common import ProgressFn, provenance, shown_model
 
 RECIPE_VERSION = "weight_spectrum/1"  # bump whenever the maths or conventions change
 
@@ -95,11 +95,11 @@ def run(params: dict, progress: ProgressFn | None = None) -> dict:
         report(50, "singular values")
         stats, values = spectrum_statistics(M, p["top"])
     shape = [int(M.shape[0]), int(M.shape[1])]
-    caption = " · ".join([loaded.name, label, f"{p['weights']} weights",
+    caption = " · ".join([shown_model(loaded, p), label, f"{p['weights']} weights",
                           f"{shape[0]} x {shape[1]}, float64 SVD",
                           f"rank {stats['rank']}, effective rank {stats['effective_rank']:.2f}"])
     report(95, "figure")
-    figure = _figure(values, f"{label}: {loaded.name}", caption)
+    figure = _figure(values, f"{label}: {shown_model(loaded, p)}", caption)
     report(100, "done")
     return {"statistics": stats, "singular_values": values, "figure": figure,
             "provenance": provenance(loaded, p, RECIPE_VERSION, matrix=p["matrix"],
