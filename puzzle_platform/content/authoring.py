@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -214,10 +214,23 @@ def update_puzzle(puzzle: Puzzle, form: PuzzleForm) -> list[str]:
     return _save(spec)
 
 
-def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Puzzle:
-    """A copy under a new number and slug: statement, answer, schedule, figures, questions;
-    no attempts or computed artifacts. Unpublished."""
+MAX_SHIFT_DAYS = 3660
+
+
+def _parse_shift(text: str) -> timedelta:
+    if not re.fullmatch(r"-?[0-9]{1,4}", (text or "0").strip()) or abs(int(text or 0)) > MAX_SHIFT_DAYS:
+        raise AuthoringError(f"shift must be a whole number of days from -{MAX_SHIFT_DAYS} to {MAX_SHIFT_DAYS}")
+    return timedelta(days=int(text or 0))
+
+
+def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User, shift_days: str = "0") -> Puzzle:
+    """A copy under a new number and slug: statement, answer, schedule (release, deadline and
+    reveal moved by `shift_days` days, e.g. 7 for next week's), figures, questions; no
+    attempts or computed artifacts. Unpublished."""
+    shift = _parse_shift(shift_days)
     spec = spec_from_puzzle(puzzle)
+    spec.release_at, spec.deadline_at, spec.reveal_at = (
+        spec.release_at + shift, spec.deadline_at + shift, spec.reveal_at + shift)
     try:
         spec.number, spec.slug = check_identity(_parse_number(number), slug.strip())
     except ValueError as exc:
