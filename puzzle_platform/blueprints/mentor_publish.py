@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
 from ..access.roles import mentor_required
 from ..access.visibility import visible_puzzle
-from ..content.authoring import AuthoringError, duplicate_puzzle, set_published
+from ..content.authoring import AuthoringError, PuzzleGone, duplicate_puzzle, set_published
 from ..content.publishing import PublishRefused, delete_draft, publish_check, publish_puzzle
 from ..jobs.queue import enqueue_missing, enqueue_puzzle
 from ..models import Puzzle
@@ -55,6 +55,8 @@ def publish(slug: str):
         return _confirmation(puzzle)
     try:
         publish_puzzle(puzzle, override=request.form.get("override") == "1")
+    except PuzzleGone as exc:
+        abort(409, f"Not published: {exc}.")
     except PublishRefused as exc:
         return _confirmation(puzzle, str(exc), 409)
     # Markup (kept through the session cookie): the time shows in the viewer's zone like any other.
@@ -67,7 +69,10 @@ def publish(slug: str):
 @mentor_required
 def unpublish(slug: str):
     puzzle = visible_puzzle(slug, mentor=True)
-    set_published(puzzle, False)
+    try:
+        set_published(puzzle, False)
+    except PuzzleGone as exc:
+        abort(409, f"Not unpublished: {exc}.")
     flash("Unpublished: scholars see it as upcoming until you publish it again.", "success")
     return redirect(url_for("mentor.puzzle", slug=slug), 303)
 
@@ -96,6 +101,8 @@ def delete(slug: str):
     number = puzzle.number
     try:
         delete_draft(puzzle, request.form.get("confirm_slug", ""), Path(current_app.config["PUZZLES_DIR"]))
+    except PuzzleGone as exc:
+        abort(409, f"Not deleted: {exc}.")
     except PublishRefused as exc:
         return _overview(visible_puzzle(slug, mentor=True), str(exc), 409)
     except AuthoringError as exc:

@@ -243,11 +243,24 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User, shift
     return _by_slug(spec.slug)
 
 
+class PuzzleGone(AuthoringError):
+    """The puzzle was deleted while we waited for its lock (409)."""
+
+
+def lock_fresh(puzzle: Puzzle) -> None:
+    """Lock the puzzle (grading/locks.py) and reload it; PuzzleGone if it was deleted
+    while we waited for the lock."""
+    pid = puzzle.id
+    lock_puzzles([pid])
+    if db.session.get(Puzzle, pid, populate_existing=True) is None:
+        db.session.rollback()
+        raise PuzzleGone("the puzzle was deleted meanwhile")
+
+
 def set_published(puzzle: Puzzle, published: bool) -> None:
     """Unpublished puzzles are 'upcoming' to scholars whatever their schedule says, and their
     points leave every leaderboard (they come back with the puzzle)."""
-    lock_puzzles([puzzle.id])
-    db.session.refresh(puzzle)
+    lock_fresh(puzzle)
     puzzle.published = published
     refresh_puzzles([puzzle.id], "puzzle published" if published else "puzzle unpublished")
     bump_generation(SCOREBOARD, SCHEDULE)  # the boards' puzzles and the reveal schedule changed

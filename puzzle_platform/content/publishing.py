@@ -14,11 +14,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..grading.locks import lock_puzzles
 from ..grading.truth import current_artifact, resolve_truth
 from ..models import (Artifact, Figure, Job, Notification, Post, Puzzle, Question, RubricItem,
                       Submission)
-from .authoring import AuthoringError, set_published
+from .authoring import AuthoringError, lock_fresh, set_published
 from .files import FOLDER_RE, MAX_NUMBER
 
 
@@ -76,8 +75,7 @@ def publish_check(puzzle: Puzzle) -> tuple[list[FigureState], list[QuestionState
 def publish_puzzle(puzzle: Puzzle, override: bool) -> None:
     """Publish unless a figure is not computed (PublishRefused), or `override` says the mentor
     accepts that scholars see "Figure not available yet" and pending answers meanwhile."""
-    lock_puzzles([puzzle.id])
-    db.session.refresh(puzzle)
+    lock_fresh(puzzle)
     figures, _ = publish_check(puzzle)
     missing = [f for f in figures if not f.ready]
     if missing and not override:
@@ -118,8 +116,7 @@ def delete_draft(puzzle: Puzzle, typed_slug: str, puzzles_root: Path) -> None:
     if puzzle.origin == "files" and (folder := file_folder(puzzle, puzzles_root)):
         raise PublishRefused(f"not deleted: remove its folder {folder}/ first, or the next sync brings it back")
     pid = puzzle.id
-    lock_puzzles([pid])
-    db.session.refresh(puzzle)
+    lock_fresh(puzzle)
     reasons = (["it is published (unpublish it first)"] if puzzle.published else []) + _activity(puzzle)
     if reasons:
         db.session.rollback()
