@@ -97,7 +97,7 @@ def test_unpublished_puzzle_leaves_the_boards(app, client, auth, puzzles_dir, sy
     assert client.post("/mentor/puzzles/test-puzzle/unpublish",
                        data={"csrf_token": csrf_token(client)}).status_code == 303
     assert client.get("/leaderboard.json").get_json()["entries"] == []
-    client.post("/mentor/puzzles/test-puzzle/publish", data={"csrf_token": csrf_token(client)})
+    client.post("/mentor/puzzles/test-puzzle/publish", data={"csrf_token": csrf_token(client), "confirm": "1"})
     assert [e["points"] for e in client.get("/leaderboard.json").get_json()["entries"]] == [10.0]
 
 

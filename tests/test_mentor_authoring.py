@@ -377,7 +377,9 @@ def test_publish_and_unpublish(app, client, auth, puzzles_dir, sync):
     assert client.get("/puzzles/test-puzzle").status_code == 404
     assert "Live title" not in page_text(client.get("/"))
     auth.login("mentor1")
-    assert post(client, "/mentor/puzzles/test-puzzle/publish").status_code == 303
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
+    assert post(client, "/mentor/puzzles/test-puzzle/publish").status_code == 200  # the confirmation
+    assert post(client, "/mentor/puzzles/test-puzzle/publish", {"confirm": "1"}).status_code == 303
     auth.logout()
     assert client.get("/puzzles/test-puzzle").status_code == 200
 
@@ -390,7 +392,7 @@ def test_web_puzzle_is_a_draft_until_published(app, client, auth):
     assert client.get("/puzzles/web-puzzle").status_code == 404  # live times, but unpublished
     auth.logout()
     auth.login("mentor1")
-    post(client, "/mentor/puzzles/web-puzzle/publish")
+    post(client, "/mentor/puzzles/web-puzzle/publish", {"confirm": "1", "override": "1"})
     auth.logout()
     auth.login("sam")
     assert "Draft title" in page_text(client.get("/puzzles/web-puzzle"))

@@ -1,4 +1,5 @@
-"""Mentor area: the dashboard, authoring puzzles, computing, previewing, publishing, export.
+"""Mentor area: the dashboard, authoring puzzles, the overview, previewing, export (computing,
+publishing, duplicating and deleting live in mentor_publish.py, on this same blueprint).
 
 Mentors and admins only (mentor_required on every route: anonymous 401, scholars 403), but
 exporting writes into the server's puzzles folder, so it is for admins only. The services
@@ -12,14 +13,15 @@ import sqlalchemy as sa
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
                    request, url_for)
 from flask_login import current_user
-from markupsafe import Markup
 
 from graders import GRADERS
 
 from ..access.visibility import visible_puzzle
 from ..access.roles import admin_required, mentor_required
-from ..content.authoring import (AuthoringError, PuzzleForm, create_puzzle, duplicate_puzzle,
-                         export_puzzle, set_published, timezones, update_puzzle)
+from ..content.authoring import (AuthoringError, PuzzleForm, create_puzzle, export_puzzle, timezones,
+                                 update_puzzle)
+from ..content.publishing import next_week
+from ..content.scales import statistic_definition, suggest
 from ..extensions import db
 from ..grading.truth import current_artifact, resolve_truth
 from ..markdown import MAX_MARKDOWN_CHARS, render_markdown
@@ -27,7 +29,6 @@ from ..models import Job, Puzzle, Submission
 from ..content.model_check import model_warnings
 from ..content.page import figure_views, question_views
 from ..recipes import RECIPES
-from ..templating import time_tag
 
 bp = Blueprint("mentor", __name__, url_prefix="/mentor")
 
@@ -85,7 +86,7 @@ def new():
     except AuthoringError as exc:
         return _editor(form, None, str(exc), 400)
     flash(f"Created puzzle {puzzle.number} ({puzzle.slug}), unpublished: scholars see it only "
-          "once you publish it.", "success")
+          "once you publish it." + queued_message(puzzle), "success")
     _flash_model_warnings(puzzle)
     return redirect(url_for("mentor.puzzle", slug=puzzle.slug), 303)
 
@@ -101,7 +102,8 @@ def edit(slug: str):
         lines = update_puzzle(puzzle, form)
     except AuthoringError as exc:
         return _editor(form, puzzle, str(exc), 400)
-    flash("Saved. " + "; ".join(line.strip() for line in lines), "success")
+    queued = queued_message(visible_puzzle(slug, mentor=True))
+    flash("Saved. " + "; ".join(line.strip() for line in lines) + queued, "success")
     _flash_model_warnings(puzzle)
     return redirect(url_for("mentor.puzzle", slug=slug), 303)
 
@@ -127,38 +129,35 @@ def preview_markdown():
 
 
 def _overview(puzzle: Puzzle, error: str | None = None, status: int = 200):
-    truths = {}
+    """The mentor's view of a puzzle: figures as scholars will see them (sealed ones too),
+    their statistics with definitions, truths, suggested grader scales, jobs, actions."""
+    stats = {f.key: current_artifact(puzzle.id, f.key) for f in puzzle.figures}
+    recipes = {f.key: f.recipe for f in puzzle.figures}
+    statistics = {key: [(name, value, statistic_definition(recipes[key], name))
+                        for name, value in sorted((art.statistics or {}).items())]
+                  for key, art in stats.items() if art is not None}
+    truths, suggestions = {}, {}
     for q in puzzle.questions:  # mentors may see the truth at any time
         truth = resolve_truth(q)
         truths[q.key] = truth.value if truth else None
+        art = stats.get(q.figure_key) if q.statistic else None
+        suggestions[q.key] = suggest(q, truths[q.key], art.statistics if art else None)
     counts = dict(db.session.execute(
         sa.select(Submission.question_id, sa.func.count()).where(Submission.puzzle_id == puzzle.id)
         .group_by(Submission.question_id)).all())
     jobs = db.session.scalars(sa.select(Job).where(Job.puzzle_id == puzzle.id)
                               .order_by(Job.id.desc()).limit(20)).all()
-    artifacts = {f.key: current_artifact(puzzle.id, f.key) for f in puzzle.figures}
+    number, slug = next_week(puzzle)
     return render_template("mentor/puzzle.html", puzzle=puzzle, state=puzzle.state(), truths=truths,
-                           counts=counts, jobs=jobs, figures=figure_views(puzzle, show_truth=True), artifacts=artifacts,
-                           error=error), status
+                           counts=counts, jobs=jobs, figures=figure_views(puzzle, show_truth=True),
+                           artifacts=stats, statistics=statistics, suggestions=suggestions,
+                           next_number=number, next_slug=slug, error=error), status
 
 
 @bp.get("/puzzles/<slug>")
 @mentor_required
 def puzzle(slug: str):
     return _overview(visible_puzzle(slug, mentor=True))
-
-
-@bp.post("/puzzles/<slug>/compute")
-@mentor_required
-def compute(slug: str):
-    from ..jobs.queue import enqueue_puzzle
-
-    puzzle = visible_puzzle(slug, mentor=True)
-    if not puzzle.figures:
-        return _overview(puzzle, "This puzzle has no figures to compute (its truths are literals).", 400)
-    jobs = enqueue_puzzle(puzzle)
-    flash(f"Computing {len(jobs)} figure(s): job(s) {', '.join(str(j.id) for j in jobs)}.", "success")
-    return redirect(url_for("mentor.puzzle", slug=slug), 303)
 
 
 @bp.get("/puzzles/<slug>/preview")
@@ -173,40 +172,6 @@ def preview(slug: str):
     return render_template(
         "puzzle.html", puzzle=puzzle, state="live", revealed=False, mentor=False, preview=True,
         figures=figure_views(puzzle), questions=questions, errors={}, form={})
-
-
-@bp.post("/puzzles/<slug>/publish")
-@mentor_required
-def publish(slug: str):
-    puzzle = visible_puzzle(slug, mentor=True)
-    set_published(puzzle, True)
-    # Markup (kept through the session cookie): the time shows in the viewer's zone like any other.
-    flash(Markup("Published: scholars see it from {} (now {}).").format(time_tag(puzzle.release_at), puzzle.state()),
-          "success")
-    return redirect(url_for("mentor.puzzle", slug=slug), 303)
-
-
-@bp.post("/puzzles/<slug>/unpublish")
-@mentor_required
-def unpublish(slug: str):
-    puzzle = visible_puzzle(slug, mentor=True)
-    set_published(puzzle, False)
-    flash("Unpublished: scholars see it as upcoming until you publish it again.", "success")
-    return redirect(url_for("mentor.puzzle", slug=slug), 303)
-
-
-@bp.post("/puzzles/<slug>/duplicate")
-@mentor_required
-def duplicate(slug: str):
-    puzzle = visible_puzzle(slug, mentor=True)
-    try:
-        copy = duplicate_puzzle(puzzle, request.form.get("number", ""), request.form.get("slug", ""),
-                                current_user)
-    except AuthoringError as exc:
-        return _overview(puzzle, f"Not duplicated: {exc}", 400)
-    flash(f"Duplicated as puzzle {copy.number} ({copy.slug}), unpublished.", "success")
-    _flash_model_warnings(copy)
-    return redirect(url_for("mentor.puzzle", slug=copy.slug), 303)
 
 
 @bp.post("/puzzles/<slug>/export")
@@ -227,3 +192,8 @@ def export(slug: str):
     flash(f"Exported to the puzzles folder as {folder.name}/; `manage.py puzzles sync` now reads it "
           "back unchanged.", "success")
     return redirect(url_for("mentor.puzzle", slug=slug), 303)
+
+
+# The publishing routes (compute, publish, unpublish, duplicate, delete) register on `bp` too.
+# Imported last: mentor_publish imports bp and _overview from here.
+from .mentor_publish import queued_message  # noqa: E402

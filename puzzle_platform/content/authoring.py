@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -249,10 +249,23 @@ def update_puzzle(puzzle: Puzzle, form: PuzzleForm) -> list[str]:
     return _save(spec)
 
 
-def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Puzzle:
-    """A copy under a new number and slug: statement, answer, schedule, figures, questions;
-    no attempts or computed artifacts. Unpublished."""
+MAX_SHIFT_DAYS = 3660
+
+
+def _parse_shift(text: str) -> timedelta:
+    if not re.fullmatch(r"-?[0-9]{1,4}", (text or "0").strip()) or abs(int(text or 0)) > MAX_SHIFT_DAYS:
+        raise AuthoringError(f"shift must be a whole number of days from -{MAX_SHIFT_DAYS} to {MAX_SHIFT_DAYS}")
+    return timedelta(days=int(text or 0))
+
+
+def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User, shift_days: str = "0") -> Puzzle:
+    """A copy under a new number and slug: statement, answer, schedule (release, deadline and
+    reveal moved by `shift_days` days, e.g. 7 for next week's), figures, questions; no
+    attempts or computed artifacts. Unpublished."""
+    shift = _parse_shift(shift_days)
     spec = spec_from_puzzle(puzzle)
+    spec.release_at, spec.deadline_at, spec.reveal_at = (
+        spec.release_at + shift, spec.deadline_at + shift, spec.reveal_at + shift)
     try:
         spec.number, spec.slug = check_identity(_parse_number(number), slug.strip())
     except ValueError as exc:
@@ -266,11 +279,24 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User) -> Pu
     return _by_slug(spec.slug)
 
 
+class PuzzleGone(AuthoringError):
+    """The puzzle was deleted while we waited for its lock (409)."""
+
+
+def lock_fresh(puzzle: Puzzle) -> None:
+    """Lock the puzzle (grading/locks.py) and reload it; PuzzleGone if it was deleted
+    while we waited for the lock."""
+    pid = puzzle.id
+    lock_puzzles([pid])
+    if db.session.get(Puzzle, pid, populate_existing=True) is None:
+        db.session.rollback()
+        raise PuzzleGone("the puzzle was deleted meanwhile")
+
+
 def set_published(puzzle: Puzzle, published: bool) -> None:
     """Unpublished puzzles are 'upcoming' to scholars whatever their schedule says, and their
     points leave every leaderboard (they come back with the puzzle)."""
-    lock_puzzles([puzzle.id])
-    db.session.refresh(puzzle)
+    lock_fresh(puzzle)
     puzzle.published = published
     refresh_puzzles([puzzle.id], "puzzle published" if published else "puzzle unpublished")
     bump_generation(SCOREBOARD, SCHEDULE)  # the boards' puzzles and the reveal schedule changed

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
-from ..grading.truth import params_key
+from ..grading.truth import current_artifact, params_key
 from ..models import Figure, Job, Puzzle
 from ..timeutil import utcnow
 from .celery_app import TASK_RUN_JOB, get_celery
@@ -101,6 +101,21 @@ def enqueue_figure(puzzle: Puzzle, figure: Figure) -> Job:
 
 def enqueue_puzzle(puzzle: Puzzle) -> list[Job]:
     return [enqueue_figure(puzzle, fig) for fig in puzzle.figures]
+
+
+def enqueue_missing(puzzle: Puzzle) -> list[Job]:
+    """Jobs for the figures whose current params have neither an artifact nor a queued or
+    running job (what a save changed or added); computed figures are left alone."""
+    out = []
+    for fig in puzzle.figures:
+        if current_artifact(puzzle.id, fig.key) is not None:
+            continue
+        live = db.session.scalars(sa.select(Job).where(
+            Job.puzzle_id == puzzle.id, Job.figure_key == fig.key, Job.status.in_(("queued", "running"))))
+        if any(_job_params_key(j) == fig.params_key for j in live):
+            continue
+        out.append(enqueue_figure(puzzle, fig))
+    return out
 
 
 def _pid_alive(pid: int) -> bool:

@@ -159,7 +159,10 @@ def test_mentor_authors_computes_publishes_and_grades(open_sized, shots, page_lo
     add_artifact(live_server.app, "cosines", "fig", TRUTH, figure=FIGURE)
     expect(page.locator("#figure-fig")).to_contain_text("Computed", timeout=15_000)
 
-    page.get_by_role("button", name="Publish").click()
+    page.get_by_role("button", name="Publish", exact=True).click()
+    # The confirmation lists the figure as computed; nothing is published before it.
+    expect(page.locator("#state-fig")).to_contain_text("computed at")
+    page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Published")
     assert_fits(page)
 

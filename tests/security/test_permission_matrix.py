@@ -182,7 +182,13 @@ CASES: list[Case] = [
     Case("POST", "/mentor/puzzles/<slug>/edit", M + "/edit", MENTOR_POST, edit_form),
     Case("GET", "/mentor/puzzles/<slug>/preview", M + "/preview", MENTORS),
     Case("POST", "/mentor/puzzles/<slug>/compute", M + "/compute", MENTOR_POST),
-    Case("POST", "/mentor/puzzles/<slug>/publish", "/mentor/puzzles/{future}/publish", MENTOR_POST),
+    # without confirm=1: the confirmation page; with it, published (its truths are literals)
+    Case("POST", "/mentor/puzzles/<slug>/publish", "/mentor/puzzles/{future}/publish", MENTORS),
+    Case("POST", "/mentor/puzzles/<slug>/publish", "/mentor/puzzles/{future}/publish", MENTOR_POST,
+         {"confirm": "1"}),
+    # refused for mentors too: it is published and its folder exists (409, nothing deleted)
+    Case("POST", "/mentor/puzzles/<slug>/delete", "/mentor/puzzles/{future}/delete", (401, 403, 409, 409),
+         lambda app, params: {"confirm_slug": params["future"]}),
     Case("POST", "/mentor/puzzles/<slug>/unpublish", M + "/unpublish", MENTOR_POST),
     Case("POST", "/mentor/puzzles/<slug>/duplicate", M + "/duplicate", MENTOR_POST,
          {"number": "43", "slug": "copy-puzzle"}),

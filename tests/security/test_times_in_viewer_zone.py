@@ -57,7 +57,8 @@ def test_every_time_on_mentor_pages_is_a_local_time_element(app, world):
 
 def test_the_publish_message_is_a_local_time(app, world):
     client = client_as(app, "mentor")
-    resp = client.post(f"/mentor/puzzles/{LIVE}/publish", data={"csrf_token": csrf_token(client, "/mentor")},
+    resp = client.post(f"/mentor/puzzles/{LIVE}/publish", data={"csrf_token": csrf_token(client, "/mentor"),
+                                                                 "confirm": "1", "override": "1"},
                        follow_redirects=True)
     body = resp.get_data(as_text=True)
     flash = re.search(r'<div class="flash success"[^>]*>(.*?)</div>', body, re.S).group(1)

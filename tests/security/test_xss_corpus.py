@@ -297,7 +297,7 @@ def plant(app, runner, puzzles_dir, p: str) -> tuple[dict, list[tuple[str, str]]
     assert resp.status_code == 200
     echoes.append(("preview fragment", resp.get_json()["html"]))
     mentor.post("/mentor/puzzles/new", web_puzzle_form(p), 303)
-    mentor.post("/mentor/puzzles/xss-web/publish", {}, 303)
+    mentor.post("/mentor/puzzles/xss-web/publish", {"confirm": "1", "override": "1"}, 303)
     write_files_puzzle(puzzles_dir, p)
     result = runner.invoke(args=["puzzles", "sync"])
     assert result.exit_code == 0, result.output
