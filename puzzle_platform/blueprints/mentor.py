@@ -14,8 +14,6 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
                    request, url_for)
 from flask_login import current_user
 
-from graders import GRADERS
-
 from ..access.visibility import visible_puzzle
 from ..access.roles import admin_required, mentor_required
 from ..content.authoring import (AuthoringError, PuzzleForm, create_puzzle, export_puzzle, timezones,
@@ -26,9 +24,15 @@ from ..extensions import db
 from ..grading.truth import current_artifact, resolve_truth
 from ..markdown import MAX_MARKDOWN_CHARS, render_markdown
 from ..models import Job, Puzzle, Submission
+from ..content.authoring_fields import KINDS, MODES, field_views, recipe_choices, settle
+from ..content.authoring_form import (FormError, Rows, apply_op, rows_from_request, rows_from_toml,
+                                      table_from_rows)
+from ..content.files import DEFAULT_ATTEMPTS
 from ..content.model_check import model_warnings
 from ..content.page import figure_views, question_views
-from ..recipes import RECIPES
+from ..content.writer import dump_toml
+from ..grading.explanations import DEFAULT_VERSIONS
+from ..jobs.worker_models import ModelReport, reported_models
 
 bp = Blueprint("mentor", __name__, url_prefix="/mentor")
 
@@ -46,14 +50,58 @@ def index():
     return render_template("mentor/index.html", puzzles=puzzles, counts=counts, jobs=jobs)
 
 
-def _editor(form: PuzzleForm, puzzle: Puzzle | None, error: str | None = None, status: int = 200,
-            fresh: bool = False):
-    """The authoring form with the registries' documentation beside it."""
+def _model_line(report: ModelReport) -> str:
+    if not report.workers:
+        return "No worker has reported its models yet: any allowed name or models:<folder> is accepted."
+    where = "and may download allowed hub models" if report.can_download else "and may not download from the hub"
+    return (f"{report.workers} worker(s) reported {len(report.names)} model(s) they hold (offered in this "
+            f"field) {where}.")
+
+
+def _editor(form: PuzzleForm, rows: Rows | None, puzzle: Puzzle | None, error: str | None = None,
+            status: int = 200, fresh: bool = False, notice: str | None = None):
+    """The authoring form: figures and questions as fields (rows), or as TOML (rows None)."""
+    figures, questions = field_views(rows) if rows is not None else ([], [])
+    models = reported_models()
     return render_template(
-        "mentor/edit.html", form=form, puzzle=puzzle, error=error, zones=timezones(),
-        graders=sorted(GRADERS.values(), key=lambda g: g.name),
-        recipes=sorted(RECIPES.values(), key=lambda r: r.name), fresh=fresh,
+        "mentor/edit.html", form=form, puzzle=puzzle, error=error, zones=timezones(), fresh=fresh,
+        rows=rows, figure_views=figures, question_views=questions, figure_count=len(figures),
+        question_count=len(questions), any_patterns=any(f.patterns for f in figures),
+        recipes=recipe_choices(), kinds=KINDS, modes=MODES, attempts=DEFAULT_ATTEMPTS,
+        versions=DEFAULT_VERSIONS, models=models, model_line=_model_line(models), notice=notice,
         max_markdown=MAX_MARKDOWN_CHARS), status
+
+
+def _form_view(form: PuzzleForm, puzzle: Puzzle | None, fresh: bool = False):
+    """The editor opened on a saved (or new) form: as fields, unless its TOML cannot be shown so."""
+    try:
+        rows = rows_from_toml(form.spec_toml)
+    except FormError:
+        rows = None
+    return _editor(form, rows, puzzle, fresh=fresh)
+
+
+def _posted(puzzle: Puzzle | None):
+    """Read the posted editor. Returns (form, rows, None) for Save, or (.., .., response) for a
+    button that only changes the form (add, remove, move, switch views): nothing is saved."""
+    form = PuzzleForm.from_request(request.form)
+    op = request.form.get("op", "save")
+    rows = rows_from_request(request.form) if request.form.get("view") == "form" else None
+    if rows is not None:
+        form.spec_toml = dump_toml(table_from_rows(rows))
+    if op == "save":
+        return form, rows, None
+    notice = f"Not saved yet: press {'Save' if puzzle else 'Create'} to keep your changes."
+    if op == "view-toml":
+        return form, rows, _editor(form, None, puzzle, notice=notice)
+    if rows is None:
+        try:
+            rows = rows_from_toml(form.spec_toml)
+        except FormError as exc:
+            return form, rows, _editor(form, None, puzzle, str(exc), 400)
+    apply_op(rows, op)  # "refresh" and "view-form" change nothing
+    settle(rows)
+    return form, rows, _editor(form, rows, puzzle, notice=notice)
 
 
 NEW_QUESTIONS = '''[[figures]]
@@ -79,12 +127,14 @@ points = 10
 def new():
     if request.method == "GET":
         number = (db.session.scalar(sa.select(sa.func.max(Puzzle.number))) or 0) + 1
-        return _editor(PuzzleForm(number=str(number), spec_toml=NEW_QUESTIONS), None, fresh=True)
-    form = PuzzleForm.from_request(request.form)
+        return _form_view(PuzzleForm(number=str(number), spec_toml=NEW_QUESTIONS), None, fresh=True)
+    form, rows, response = _posted(None)
+    if response is not None:
+        return response
     try:
         puzzle = create_puzzle(form, current_user)
     except AuthoringError as exc:
-        return _editor(form, None, str(exc), 400)
+        return _editor(form, rows, None, str(exc), 400)
     flash(f"Created puzzle {puzzle.number} ({puzzle.slug}), unpublished: scholars see it only "
           "once you publish it." + queued_message(puzzle), "success")
     _flash_model_warnings(puzzle)
@@ -96,12 +146,14 @@ def new():
 def edit(slug: str):
     puzzle = visible_puzzle(slug, mentor=True)
     if request.method == "GET":
-        return _editor(PuzzleForm.from_puzzle(puzzle), puzzle, fresh=True)
-    form = PuzzleForm.from_request(request.form)
+        return _form_view(PuzzleForm.from_puzzle(puzzle), puzzle, fresh=True)
+    form, rows, response = _posted(puzzle)
+    if response is not None:
+        return response
     try:
         lines = update_puzzle(puzzle, form)
     except AuthoringError as exc:
-        return _editor(form, puzzle, str(exc), 400)
+        return _editor(form, rows, puzzle, str(exc), 400)
     queued = queued_message(visible_puzzle(slug, mentor=True))
     flash("Saved. " + "; ".join(line.strip() for line in lines) + queued, "success")
     _flash_model_warnings(puzzle)

@@ -30,6 +30,7 @@ from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec,
 from ..recipes.local import is_local
 from .model_check import refuse_unloadable
 from .sync import SyncError, sync_puzzles
+from .text_checks import toml_error_hint
 from ..grading.explanations import RubricSpec, rubric_of
 from .writer import dump_toml, spec_to_table, write_puzzle_folder
 
@@ -148,7 +149,7 @@ def spec_from_form(form: PuzzleForm) -> PuzzleSpec:
     try:
         children = tomllib.loads(form.spec_toml)
     except tomllib.TOMLDecodeError as exc:
-        raise AuthoringError(f"questions and figures: not valid TOML: {exc}") from None
+        raise AuthoringError(f"questions and figures: not valid TOML: {toml_error_hint(str(exc))}") from None
     # [[recipes]] goes on to the validator, which refuses it with the reason.
     extra = sorted(set(children) - {"figures", "questions", "recipes"})
     if extra:

@@ -25,6 +25,7 @@ from ..recipes._inputs import inline_prompts_file
 from ..recipes.local import LocalRecipe, is_local, local_statistics, read_local_recipes
 from ..recipes.sources import model_problem
 from ..timeutil import parse_utc
+from .text_checks import check_strings, toml_error_hint
 
 FOLDER_RE = re.compile(r"^(\d{1,4})-([a-z0-9][a-z0-9-]{0,78})$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
@@ -134,6 +135,8 @@ def _figure(raw: dict, index: int, folder: Path | None = None,
     """One figure; `folder` (a puzzle folder on disk) is where its prompts_file is read, and
     `local` its declared puzzle-local recipes (None: not loaded from a folder)."""
     key = _entry(raw, f"figures[{index}]", FIGURE_KEYS)
+    for name in ("title", "params"):
+        check_strings(raw.get(name), f"figure {key!r}: {'parameter' if name == 'params' else name}")
     if not isinstance(raw.get("params") or {}, dict):
         raise ValueError(f"figure {key!r}: params must be a table, e.g. {{ model = \"gpt2-small\" }}")
     name = str(raw.get("recipe", ""))
@@ -204,6 +207,8 @@ def _check_shared_figures(questions: list[QuestionSpec]) -> None:
 def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
     key = _entry(raw, f"questions[{index}]", QUESTION_KEYS)
     where = f"question {key!r}"
+    for name in ("prompt", "unit", "choices", "truth", "grader_params", "rubric"):
+        check_strings(raw.get(name), f"{where}: {name}")
     kind = raw.get("kind", "numeric")
     if kind not in QUESTION_KINDS:
         raise ValueError(f"{where}: kind must be one of {', '.join(QUESTION_KINDS)}")
@@ -389,7 +394,7 @@ def load_puzzle(folder: Path) -> PuzzleSpec:
     try:
         data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise PuzzleFileError(toml_path, f"not valid TOML: {exc}") from None
+        raise PuzzleFileError(toml_path, f"not valid TOML: {toml_error_hint(str(exc))}") from None
     try:
         spec = spec_from_table(data, number=int(match.group(1)), slug=match.group(2),
                                statement_md="", answer_md="", folder=folder, on_disk=True)

@@ -13,6 +13,17 @@
     render();
   });
 
+  // The structured editor: a new recipe, grader, kind or mode changes which fields apply, so
+  // changing one re-renders the form (op=refresh: nothing is saved); the buttons that do the
+  // same without JavaScript are then hidden.
+  var refresh = document.getElementById("op-refresh");
+  if (refresh) {
+    document.querySelectorAll("select[data-refresh]").forEach(function (sel) {
+      sel.addEventListener("change", function () { refresh.form.requestSubmit(refresh); });
+    });
+    document.querySelectorAll("button.refresh").forEach(function (b) { b.hidden = true; });
+  }
+
   // Time zone: default to the browser's zone on a fresh form, converting the UTC times shown.
   var select = document.getElementById("tz");
   var label = document.getElementById("tz-label");

@@ -143,6 +143,8 @@ def test_mentor_authors_computes_publishes_and_grades(open_sized, shots, page_lo
     for label, when in (("Released", now - timedelta(days=1)), ("Deadline", now + timedelta(days=1)),
                         ("Answer revealed", now + timedelta(days=2))):
         form.get_by_label(label, exact=True).fill(local_input(when))
+    form.get_by_role("button", name="Edit as TOML").click()  # the expert view of the structured form
+    form = page.locator("form.mentor-form")
     form.locator("textarea[name=spec_toml]").fill(figure_toml(title="Embedding cosines") + mean_question() + EXPLAIN)
     expect(page.locator("#statement-preview strong")).to_have_text("the histogram")
     assert_fits(page)
