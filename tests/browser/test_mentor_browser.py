@@ -69,7 +69,7 @@ def test_mentor_creates_previews_and_publishes_a_puzzle(new_page, page_log, live
     form.get_by_role("button", name="Create (unpublished)").click()
 
     expect(page).to_have_url(f"{live_server.url}/mentor/puzzles/bars-web")
-    expect(page.get_by_role("status")).to_contain_text("Created puzzle 1 (bars-web), unpublished")
+    expect(page.get_by_role("status").filter(has_text="Created puzzle 1 (bars-web), unpublished")).to_be_visible()
     # Typed in Tokyo, stored in UTC (the server's text), shown again in Tokyo time.
     released = page.locator(".schedule time.localtime").first
     utc = release.astimezone(timezone.utc)
@@ -78,7 +78,7 @@ def test_mentor_creates_previews_and_publishes_a_puzzle(new_page, page_log, live
 
     # The scholar's view: statement rendered, spoiler collapsed, no answer, submitting off.
     page.get_by_role("link", name="Preview as a scholar").click()
-    expect(page.get_by_role("status")).to_contain_text("Preview: this is what a scholar sees")
+    expect(page.get_by_role("status").filter(has_text="Preview: this is what a scholar sees")).to_be_visible()
     shown = page.locator("section.statement")
     expect(shown.locator("strong")).to_have_text("this")
     expect(shown.locator("math")).to_have_count(1)
@@ -95,7 +95,7 @@ def test_mentor_creates_previews_and_publishes_a_puzzle(new_page, page_log, live
     expect(page.locator("#state-fig")).to_contain_text("queued")
     page.get_by_label("Publish anyway: scholars see").check()
     page.get_by_role("button", name="Publish anyway").click()
-    expect(page.get_by_role("status")).to_contain_text("Published")
+    expect(page.get_by_role("status").filter(has_text="Published")).to_be_visible()
 
     scholar = new_page()  # another browser context: another user
     register(scholar, "sam", "Sam")
