@@ -217,6 +217,9 @@ def _discard(job_id: int) -> str:
 
 def _fail_or_retry(job_id: int, me: str, exc: Exception) -> str:
     job = db.session.get(Job, job_id, populate_existing=True)
+    if job is None:  # its draft was deleted while it ran: nothing to record
+        db.session.rollback()
+        return _discard(job_id)
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     permanent = type(exc).__name__ in PERMANENT
     log.warning("job %s attempt %s failed: %s", job_id, job.attempts, message, exc_info=not permanent)
