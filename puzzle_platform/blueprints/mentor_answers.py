@@ -6,6 +6,8 @@ The statuses are read by puzzle_platform.grading.who_answered.
 """
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, render_template, request
 
@@ -23,7 +25,7 @@ def _cohort() -> Cohort | None:
     raw = request.args.get("cohort", "").strip()
     if not raw:
         return None
-    cohort = db.session.get(Cohort, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    cohort = db.session.get(Cohort, int(raw)) if re.fullmatch(r"[0-9]{1,9}", raw) else None
     if cohort is None:
         abort(404, "No such cohort.")
     return cohort

@@ -265,8 +265,12 @@ def duplicate_puzzle(puzzle: Puzzle, number: str, slug: str, author: User, shift
     attempts or computed artifacts. Unpublished."""
     shift = _parse_shift(shift_days)
     spec = spec_from_puzzle(puzzle)
-    spec.release_at, spec.deadline_at, spec.reveal_at = (
-        spec.release_at + shift, spec.deadline_at + shift, spec.reveal_at + shift)
+    try:
+        spec.release_at, spec.deadline_at, spec.reveal_at = (
+            spec.release_at + shift, spec.deadline_at + shift, spec.reveal_at + shift)
+    except OverflowError:
+        raise AuthoringError("shifting the dates that far leaves the calendar (years 1 to 9999); "
+                             "choose a smaller shift") from None
     try:
         spec.number, spec.slug = check_identity(_parse_number(number), slug.strip())
     except ValueError as exc:
