@@ -27,3 +27,37 @@ def test_duplicate_shifted_past_year_9999_is_refused(app, client, auth):
     assert "calendar" in page_text(resp)
     with app.app_context():
         assert db.session.scalars(sa.select(Puzzle.slug)).all() == ["web-puzzle"]
+
+
+def test_publish_refuses_a_question_whose_computed_figure_lacks_its_statistic(
+        app, client, auth, puzzles_dir, sync):
+    """A computed figure without the statistic a question reads leaves every answer pending:
+    publishing asks for the override, exactly as for an uncomputed figure."""
+    from tests.helpers import add_artifact
+    from tests.test_mentor_publishing import BASE, _draft, _published, plain
+
+    _draft(app, puzzles_dir, sync, client, auth)
+    add_artifact(app, "test-puzzle", "fig", {"std_cos": 0.25})  # no mean_cos
+    text = plain(post(client, f"{BASE}/publish"))
+    assert "fig A figure: computed at" in text and "no truth yet" in text and "Publish anyway" in text
+    resp = post(client, f"{BASE}/publish", {"confirm": "1"})
+    assert resp.status_code == 409 and "have no truth" in plain(resp)
+    assert not _published(app)
+    assert post(client, f"{BASE}/publish", {"confirm": "1", "override": "1"}).status_code == 303
+    assert _published(app)
+
+
+def test_an_explanation_question_does_not_hold_publishing_back(app, client, auth, puzzles_dir, sync):
+    """Explanations have no truth (mentors grade them with the rubric): a computed puzzle with
+    one publishes without the override."""
+    from tests.explanation_helpers import add_explanation_question
+    from tests.helpers import add_artifact
+    from tests.test_mentor_publishing import BASE, _draft, _published, plain
+
+    _draft(app, puzzles_dir, sync, client, auth)
+    add_explanation_question(app, "test-puzzle")
+    add_artifact(app, "test-puzzle", "fig", {"mean_cos": 0.5})
+    text = plain(post(client, f"{BASE}/publish"))
+    assert "why : graded by mentors with its rubric" in text and "Publish anyway" not in text
+    assert post(client, f"{BASE}/publish", {"confirm": "1"}).status_code == 303
+    assert _published(app)

@@ -87,7 +87,7 @@ def test_publish_uncomputed_is_refused_unless_overridden(app, client, auth, puzz
     resp = post(client, f"{BASE}/publish")
     text = page_text(resp)
     assert resp.status_code == 200 and "fig" in text and "not computed" in text
-    assert "truth not computed yet" in text and "Publish anyway: scholars see 'Figure not available yet'" in text
+    assert "no truth yet" in text and "Publish anyway: scholars see 'Figure not available yet'" in text
     assert not _published(app)
     resp = post(client, f"{BASE}/publish", {"confirm": "1"})
     assert resp.status_code == 409 and "fig (not computed)" in page_text(resp)

@@ -42,7 +42,7 @@ def compute(slug: str):
 def _confirmation(puzzle: Puzzle, error: str | None = None, status: int = 200):
     figures, questions = publish_check(puzzle)
     return render_template("mentor/publish.html", puzzle=puzzle, figures=figures, questions=questions,
-                           ready=all(f.ready for f in figures), error=error), status
+                           ready=all(f.ready for f in [*figures, *questions]), error=error), status
 
 
 @bp.post("/puzzles/<slug>/publish")

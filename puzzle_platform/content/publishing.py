@@ -44,9 +44,15 @@ class FigureState:
 @dataclass
 class QuestionState:
     key: str
-    source: str                     # "literal" or the statistic it reads
+    source: str                     # "literal", "rubric" (explanations) or the statistic it reads
     truth: object = None
     known: bool = False
+
+    @property
+    def ready(self) -> bool:
+        """Answers to it can be graded: a rubric, or a truth in force (a statistic its computed
+        figure does not hold, e.g. one typed by hand, leaves every answer pending)."""
+        return self.source == "rubric" or self.known
 
 
 def figure_state(puzzle: Puzzle, fig: Figure) -> FigureState:
@@ -67,21 +73,29 @@ def publish_check(puzzle: Puzzle) -> tuple[list[FigureState], list[QuestionState
     questions = []
     for q in puzzle.questions:
         truth = resolve_truth(q)
-        source = "literal" if q.truth_literal is not None or not q.statistic else q.statistic
+        source = ("rubric" if q.kind == "explanation" else
+                  "literal" if q.truth_literal is not None or not q.statistic else q.statistic)
         questions.append(QuestionState(q.key, source, truth.value if truth else None, truth is not None))
     return figures, questions
 
 
 def publish_puzzle(puzzle: Puzzle, override: bool) -> None:
-    """Publish unless a figure is not computed (PublishRefused), or `override` says the mentor
-    accepts that scholars see "Figure not available yet" and pending answers meanwhile."""
+    """Publish unless a figure is not computed or a question has no truth (PublishRefused), or
+    `override` says the mentor accepts that scholars see "Figure not available yet" and
+    pending answers meanwhile."""
     lock_fresh(puzzle)
-    figures, _ = publish_check(puzzle)
+    figures, questions = publish_check(puzzle)
     missing = [f for f in figures if not f.ready]
     if missing and not override:
         db.session.rollback()
         raise PublishRefused("not published: figure(s) " + ", ".join(f"{f.key} ({f.state})" for f in missing)
                              + " are not computed; wait for them, or tick 'Publish anyway'")
+    unknown = [q for q in questions if not q.ready]
+    if unknown and not override:
+        db.session.rollback()
+        raise PublishRefused("not published: question(s) " + ", ".join(f"{q.key} ({q.source})" for q in unknown)
+                             + " have no truth (their figure does not hold that statistic); fix the "
+                             "statistic, or tick 'Publish anyway'")
     set_published(puzzle, True)  # same lock again (re-entrant), commits
 
 

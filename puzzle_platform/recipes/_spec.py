@@ -144,6 +144,8 @@ def label_text(value: Any) -> str:
         raise ValueError(f'must be a non-empty string such as "GPT-2 small", got {value!r}'[:120])
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
         raise ValueError("holds a control character (a line break, tab, ...); write it on one line")
+    if "<" in value or ">" in value:  # plotly reads <b>, <a href=...> in titles as markup
+        raise ValueError("must not contain < or > (figure titles would read them as markup)")
     if len(value.strip()) > MAX_LABEL_CHARS:
         raise ValueError(f"at most {MAX_LABEL_CHARS} characters, got {len(value.strip())}")
     return value.strip()

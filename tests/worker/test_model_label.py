@@ -28,6 +28,7 @@ def test_every_recipe_takes_a_label_left_out_when_unset():
     ("x" * 81, "at most 80 characters, got 81"),
     ("Tiny\tNeo", "holds a control character"),
     ("Tiny\nNeo", "holds a control character"),
+    ('<a href="https://x.test">GPT</a>', "must not contain < or >"),
     ("   ", "must be a non-empty string"),
     (3, "must be a non-empty string"),
 ])
