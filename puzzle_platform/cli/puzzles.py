@@ -83,17 +83,18 @@ def export(slug: str, root: Path | None) -> None:
 
 @puzzles.command("compute")
 @click.argument("slug", required=False)
-@click.option("--all", "all_", is_flag=True, help="Every puzzle with figures (e.g. after a first sync).")
+@click.option("--all", "all_", is_flag=True,
+              help="Every puzzle's figures not computed yet (e.g. after a sync); computed ones are left alone.")
 @click.option("--wait", is_flag=True, help="Wait for the jobs and print their progress.")
 @click.option("--inline", is_flag=True, help="Run the jobs in this process (no broker or worker).")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait with --wait.")
 @with_appcontext
 def compute(slug: str | None, all_: bool, wait: bool, inline: bool, timeout: float) -> None:
-    """Compute SLUG's (or --all puzzles') figures (ground truth) on a worker; graded attempts
-    follow automatically."""
+    """Compute SLUG's figures (all of them, again), or with --all every puzzle's figures that
+    are not computed yet nor queued (ground truth) on a worker; graded attempts follow."""
     import time
 
-    from ..jobs.queue import enqueue_puzzle
+    from ..jobs.queue import enqueue_missing, enqueue_puzzle
     from ..models import Job
 
     if all_ == bool(slug):
@@ -113,9 +114,12 @@ def compute(slug: str | None, all_: bool, wait: bool, inline: bool, timeout: flo
         current_app.config["CELERY_BROKER_URL"] = "memory://"
     ids: list[int] = []
     for puzzle in chosen:
-        jobs = enqueue_puzzle(puzzle)
+        jobs = enqueue_missing(puzzle) if all_ else enqueue_puzzle(puzzle)
         ids += [j.id for j in jobs]
-        click.echo(f"queued job(s) {', '.join(str(j.id) for j in jobs)} for {puzzle.slug}")
+        if jobs:
+            click.echo(f"queued job(s) {', '.join(str(j.id) for j in jobs)} for {puzzle.slug}")
+        else:
+            click.echo(f"{puzzle.slug}: every figure is computed or queued already")
     if inline:
         from ..jobs.runner import execute_job
         for job_id in ids:

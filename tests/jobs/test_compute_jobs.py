@@ -120,6 +120,19 @@ def test_compute_all_queues_every_puzzle_with_figures(app, runner, puzzles_dir, 
         assert sorted(j.figure_key for j in jobs) == ["fig", "gpt2", "gpt_neo"]
         assert {j.status for j in jobs} == {"queued"}
 
+    # Run again (e.g. after the next sync): queued and computed figures are left alone.
+    from tests.helpers import add_artifact
+    add_artifact(app, "second", "fig", {"mean_cos": 0.5})
+    with app.app_context():
+        db.session.execute(sa.delete(Job).where(Job.figure_key == "fig"))
+        db.session.commit()
+    again = runner.invoke(args=["puzzles", "compute", "--all"])
+    assert again.exit_code == 0, again.output
+    assert "second: every figure is computed or queued already" in again.output
+    assert "embeddings: every figure is computed or queued already" in again.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 2
+
     for args in (["puzzles", "compute"], ["puzzles", "compute", "embeddings", "--all"]):
         refused = runner.invoke(args=args)
         assert refused.exit_code != 0 and "name one puzzle (SLUG) or --all" in refused.output
