@@ -259,3 +259,94 @@ def test_unknown_op_and_bad_toml_switch(app, client, auth):
     assert resp.status_code == 200 and "Not saved yet" in page_text(resp)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Puzzle)) == 0
+
+
+# Line breaks that are meant: display math with a line starting like a LaTeX command, text
+# between two dollar amounts, an aligned environment. Not refused anywhere.
+MEANT_BREAKS = [
+    "The heat equation\n$$\nu_t = \\alpha u_{xx}\n$$\nWhat is $\\alpha$?",
+    "It costs $5 per\nequation and $6 per figure. How many?",
+    "Write $x$ and\n$$\n\\begin{aligned}\na &= b \\\\\not a &= c\n\\end{aligned}\n$$",
+]
+
+
+def test_line_breaks_typed_in_prompts_are_kept(app, client, auth, runner, puzzles_dir):
+    login_as(auth, "admin")
+    for i, prompt in enumerate(MEANT_BREAKS):  # typed into the structured form
+        form = fields_of(client.get("/mentor/puzzles/new"))
+        form.update({k: v for k, v in puzzle_form(number=str(10 + i), slug=f"p{i}").items() if k != "spec_toml"})
+        form.update({"figures-0-param-model": "models:tiny", "questions-0-prompt": prompt, "op": "save"})
+        resp = post(client, "/mentor/puzzles/new", form)
+        assert resp.status_code == 303, page_text(resp)
+    with app.app_context():
+        saved = db.session.scalars(sa.select(Puzzle).order_by(Puzzle.number)).all()
+        assert [p.questions[0].prompt_md for p in saved] == MEANT_BREAKS
+    # Exported, they are multi-line "..." strings with real line breaks: a sync reads them back.
+    resp = post(client, "/mentor/puzzles/p0/export", follow_redirects=True)
+    assert resp.status_code == 200 and "Exported to" in page_text(resp)
+    assert '"""' in (puzzles_dir / "10-p0" / "puzzle.toml").read_text()
+    result = runner.invoke(args=["puzzles", "sync"])
+    assert result.exit_code == 0 and "10-p0: unchanged" in result.stdout, result.output
+    # In the TOML view: real line breaks in a """...""" string, a '''...''' string, and a \n
+    # escape before a word that is no LaTeX command are all kept.
+    for i, (prompt, toml) in enumerate([
+            (MEANT_BREAKS[0], '"""' + MEANT_BREAKS[0].replace("\\", "\\\\") + '"""'),
+            (MEANT_BREAKS[2], "'''" + MEANT_BREAKS[2] + "'''"),
+            (MEANT_BREAKS[1], r'"It costs $5 per\nequation and $6 per figure. How many?"')]):
+        spec = figure_toml() + mean_question().replace('"Predict the mean cosine."', toml)
+        resp = post(client, "/mentor/puzzles/new", puzzle_form(number=str(20 + i), slug=f"t{i}", spec_toml=spec))
+        assert resp.status_code == 303, page_text(resp)
+        with app.app_context():
+            assert db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == f"t{i}")).questions[0].prompt_md == prompt
+    # A \n escape that swallowed \nu is still refused, with the hint.
+    spec = figure_toml() + mean_question().replace('"Predict the mean cosine."', r'"$$\nu_t = x$$"')
+    resp = post(client, "/mentor/puzzles/new", puzzle_form(number="30", slug="bad", spec_toml=spec))
+    assert resp.status_code == 400 and r'write "\\nu"' in page_text(resp)
+
+
+CHOICE_TOML = '''
+[[questions]]
+key = "ch"
+prompt = "Pick one"
+kind = "choice"
+grader = "choice"
+choices = ["true", "1.5", " spaced ", "a = b"]
+truth = " spaced "
+
+[[questions]]
+key = "txt"
+prompt = "Type the word"
+kind = "text"
+grader = "exact_text"
+truth = "42"
+'''
+
+
+def _truths(app) -> dict:
+    with app.app_context():
+        puzzle = db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == "web-puzzle"))
+        return {q.key: (q.truth_literal or {}).get("value") for q in puzzle.questions}
+
+
+def test_choice_and_text_truths_are_plain_text(app, client, auth):
+    login_as(auth, "admin")
+    assert post(client, "/mentor/puzzles/new", puzzle_form(spec_toml=CHOICE_TOML)).status_code == 303
+    url = "/mentor/puzzles/web-puzzle/edit"
+    before = source_hash(app, "web-puzzle")
+    page = client.get(url)
+    form = fields_of(page)
+    # Shown as typed, never as TOML; the choice's spaces are part of it.
+    assert form["questions-0-truth"] == " spaced " and form["questions-1-truth"] == "42"
+    assert form["questions-0-choices"] == "true\n1.5\n spaced \na = b"
+    assert '<datalist id="questions-0-truth-choices"' in page_text(page)
+    assert '<option value="1.5"></option>' in page_text(page)
+    # Saved untouched: nothing changes (no choice is trimmed, so nothing would regrade).
+    resp = post(client, url, {**form, "op": "save"}, follow_redirects=True)
+    assert "unchanged" in page_text(resp) and source_hash(app, "web-puzzle") == before
+    # A truth that reads as a TOML number or boolean is still the text typed.
+    for choice, text in (("1.5", "7"), ("true", "2024-01-01"), ("a = b", "true")):
+        resp = post(client, url, {**form, "questions-0-truth": choice, "questions-1-truth": text, "op": "save"})
+        assert resp.status_code == 303, page_text(resp)
+        assert _truths(app) == {"ch": choice, "txt": text}
+    resp = post(client, url, {**form, "questions-0-truth": "2", "op": "save"})
+    assert resp.status_code == 400 and _truths(app)["ch"] == "a = b"

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from puzzle_platform.extensions import db
 from puzzle_platform.models import Puzzle, Question
-from tests.helpers import REPO, write_puzzle
+from tests.helpers import MEAN_QUESTION_TOML, REPO, write_puzzle
 
 Q = """
 [[questions]]
@@ -151,3 +151,27 @@ def test_shipped_puzzles_load_and_list(app, runner, tmp_path):
         from puzzle_platform.models import Figure
         zero = db.session.scalar(sa.select(Figure).where(Figure.key == "zero"))
         assert len(zero.params["prompts"]) == 30 and zero.params["prompts_file"] == "prompts.txt"
+
+
+@pytest.mark.parametrize("field", ["title", "summary"])
+def test_title_and_summary_with_a_control_character_are_refused(app, runner, puzzles_dir, field):
+    folder = write_puzzle(puzzles_dir)
+    toml = folder / "puzzle.toml"
+    text = toml.read_text()
+    line = 'title = "Estimating \\bar{x}"' if field == "title" else 'summary = "About \\frac{a}{b}"'
+    toml.write_text(text.replace('title = "Test puzzle"', line) if field == "title" else line + "\n" + text)
+    result = runner.invoke(args=["puzzles", "sync"])
+    assert result.exit_code != 0 and f"{field} contains a control character" in result.output
+    assert 'write "\\\\' in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Puzzle)) == 0
+
+
+def test_line_breaks_in_strings_are_not_taken_for_escapes(app, runner, puzzles_dir):
+    prompt = "The heat equation\n$$\nu_t = \\alpha u_{xx}\n$$\n"
+    for quoted in ("'''" + prompt + "'''", '"""' + prompt.replace("\\", "\\\\") + '"""'):
+        write_puzzle(puzzles_dir, questions=MEAN_QUESTION_TOML.replace('"Predict the mean cosine."', quoted))
+        result = runner.invoke(args=["puzzles", "sync"])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            assert db.session.scalar(sa.select(Question.prompt_md)) == prompt.strip()

@@ -132,7 +132,7 @@ def new():
     if response is not None:
         return response
     try:
-        puzzle = create_puzzle(form, current_user)
+        puzzle = create_puzzle(form, current_user, from_fields=rows is not None)
     except AuthoringError as exc:
         return _editor(form, rows, None, str(exc), 400)
     flash(f"Created puzzle {puzzle.number} ({puzzle.slug}), unpublished: scholars see it only "
@@ -151,7 +151,7 @@ def edit(slug: str):
     if response is not None:
         return response
     try:
-        lines = update_puzzle(puzzle, form)
+        lines = update_puzzle(puzzle, form, from_fields=rows is not None)
     except AuthoringError as exc:
         return _editor(form, rows, puzzle, str(exc), 400)
     queued = queued_message(visible_puzzle(slug, mentor=True))

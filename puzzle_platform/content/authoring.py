@@ -30,7 +30,7 @@ from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec,
 from ..recipes.local import is_local
 from .model_check import refuse_unloadable
 from .sync import SyncError, sync_puzzles
-from .text_checks import toml_error_hint
+from .text_checks import escape_views, toml_error_hint
 from ..grading.explanations import RubricSpec, rubric_of
 from .writer import dump_toml, spec_to_table, write_puzzle_folder
 
@@ -138,8 +138,11 @@ def _parse_number(text: str) -> int:
     return int(text.strip())
 
 
-def spec_from_form(form: PuzzleForm) -> PuzzleSpec:
-    """Validate the form with the puzzle-file validator; AuthoringError(reason) if refused."""
+def spec_from_form(form: PuzzleForm, from_fields: bool = False) -> PuzzleSpec:
+    """Validate the form with the puzzle-file validator; AuthoringError(reason) if refused.
+
+    `from_fields`: the figures and questions were typed into the structured form, so their
+    `spec_toml` was written for them and no `\\t` / `\\n` in it is a mentor's TOML escape."""
     number = _parse_number(form.number)
     zone = zone_named(form.tz)
     times = {name: _parse_local(getattr(form, name), zone, name) for name in TIME_FIELDS}
@@ -159,7 +162,8 @@ def spec_from_form(form: PuzzleForm) -> PuzzleSpec:
     try:
         return spec_from_table(data, number=number, slug=form.slug.strip(),
                                statement_md=form.statement_md, answer_md=form.answer_md,
-                               folder=Path(f"{number:02d}-{form.slug.strip()}"))
+                               folder=Path(f"{number:02d}-{form.slug.strip()}"),
+                               escaped=None if from_fields else escape_views(form.spec_toml))
     except ValueError as exc:
         raise AuthoringError(str(exc)) from None
 
@@ -230,18 +234,19 @@ def _by_slug(slug: str) -> Puzzle:
     return db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))
 
 
-def create_puzzle(form: PuzzleForm, author: User) -> Puzzle:
-    """A new web puzzle, unpublished until a mentor publishes it."""
-    spec = spec_from_form(form)
+def create_puzzle(form: PuzzleForm, author: User, from_fields: bool = False) -> Puzzle:
+    """A new web puzzle, unpublished until a mentor publishes it (`from_fields`: see
+    spec_from_form)."""
+    spec = spec_from_form(form, from_fields)
     _check_unique(spec, None)
     _check_loadable(spec)
     _save(spec, {"origin": "web", "created_by": author.id, "published": False})
     return _by_slug(spec.slug)
 
 
-def update_puzzle(puzzle: Puzzle, form: PuzzleForm) -> list[str]:
+def update_puzzle(puzzle: Puzzle, form: PuzzleForm, from_fields: bool = False) -> list[str]:
     """Apply an edit by the sync's rules (regrades changed questions; keeps answered ones)."""
-    spec = spec_from_form(form)
+    spec = spec_from_form(form, from_fields)
     if spec.slug != puzzle.slug:
         raise AuthoringError("the slug cannot be changed (links and folders use it); "
                              "duplicate the puzzle to get one with a new slug")

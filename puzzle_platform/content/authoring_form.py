@@ -20,6 +20,7 @@ import tomli_w
 from ..recipes import RECIPES
 
 MAX_ROWS = 50  # figures, questions or rubric items a form may hold
+TEXT_TRUTHS = ("choice", "text")  # kinds whose truth is text, typed as is (never TOML)
 
 
 class FormError(ValueError):
@@ -180,13 +181,14 @@ def _question_table(row: QuestionRow) -> dict:
     if statistic:
         table["statistic"] = statistic
     if row.truth.strip():
-        table["truth"] = parse_value(row.truth)
+        table["truth"] = row.truth if row.kind in TEXT_TRUTHS else parse_value(row.truth)
     for name in ("points", "max_attempts"):
         _put(table, name, getattr(row, name))
     if row.unit.strip():
         table["unit"] = row.unit.strip()
     if row.kind == "choice":
-        table["choices"] = [line.strip() for line in row.choices.split("\n") if line.strip()]
+        # As typed (blank lines dropped): a choice's spaces are part of it, as in the file.
+        table["choices"] = [line for line in row.choices.split("\n") if line.strip()]
     params: dict = {}
     for name, text in row.params.items():
         _put(params, name, text)
@@ -218,14 +220,15 @@ def rows_from_table(table: Mapping[str, Any]) -> Rows:
                                       str(raw.get("recipe", "")), _texts(raw.get("params"))))
     for raw in table.get("questions") or []:
         raw = raw if isinstance(raw, dict) else {}
-        choices = raw.get("choices")
+        choices, truth = raw.get("choices"), raw.get("truth")
+        kind = str(raw.get("kind", "numeric"))
         rubric = [RubricRow(str(r.get("id", "")), str(r.get("description", "")), format_value(r.get("points")))
                   for r in raw.get("rubric") or [] if isinstance(r, dict)]
         rows.questions.append(QuestionRow(
-            key=str(raw.get("key", "")), prompt=str(raw.get("prompt", "")), kind=str(raw.get("kind", "numeric")),
+            key=str(raw.get("key", "")), prompt=str(raw.get("prompt", "")), kind=kind,
             mode=str(raw.get("mode", "")), grader=str(raw.get("grader", "")), params=_texts(raw.get("grader_params")),
             statistic=str(raw.get("statistic", "") or ""),
-            truth=format_value(raw["truth"]) if "truth" in raw else "",
+            truth=truth if kind in TEXT_TRUTHS and isinstance(truth, str) else format_value(truth),
             points=format_value(raw.get("points")), max_attempts=format_value(raw.get("max_attempts")),
             unit=str(raw.get("unit", "")), word_budget=format_value(raw.get("word_budget")),
             choices="\n".join(map(str, choices)) if isinstance(choices, list) else "", rubric=rubric))

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Mapping
 
 from graders import GraderParamsError, UnknownGrader, get_grader
 
@@ -25,7 +26,7 @@ from ..recipes._inputs import inline_prompts_file
 from ..recipes.local import LocalRecipe, is_local, local_statistics, read_local_recipes
 from ..recipes.sources import model_problem
 from ..timeutil import parse_utc
-from .text_checks import check_strings, toml_error_hint
+from .text_checks import check_strings, escape_views, toml_error_hint
 
 FOLDER_RE = re.compile(r"^(\d{1,4})-([a-z0-9][a-z0-9-]{0,78})$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
@@ -131,12 +132,13 @@ def _local_recipe(name: str, local: dict[str, LocalRecipe] | None) -> LocalRecip
 
 
 def _figure(raw: dict, index: int, folder: Path | None = None,
-            local: dict[str, LocalRecipe] | None = None) -> FigureSpec:
+            local: dict[str, LocalRecipe] | None = None, escaped: Mapping[str, str] | None = None) -> FigureSpec:
     """One figure; `folder` (a puzzle folder on disk) is where its prompts_file is read, and
-    `local` its declared puzzle-local recipes (None: not loaded from a folder)."""
+    `local` its declared puzzle-local recipes (None: not loaded from a folder); `escaped`: see
+    `check_strings`."""
     key = _entry(raw, f"figures[{index}]", FIGURE_KEYS)
     for name in ("title", "params"):
-        check_strings(raw.get(name), f"figure {key!r}: {'parameter' if name == 'params' else name}")
+        check_strings(raw.get(name), f"figure {key!r}: {'parameter' if name == 'params' else name}", escaped)
     if not isinstance(raw.get("params") or {}, dict):
         raise ValueError(f"figure {key!r}: params must be a table, e.g. {{ model = \"gpt2-small\" }}")
     name = str(raw.get("recipe", ""))
@@ -204,11 +206,12 @@ def _check_shared_figures(questions: list[QuestionSpec]) -> None:
                              "forecast")
 
 
-def _question(raw: dict, index: int, figures: dict[str, FigureSpec]) -> QuestionSpec:
+def _question(raw: dict, index: int, figures: dict[str, FigureSpec],
+              escaped: Mapping[str, str] | None = None) -> QuestionSpec:
     key = _entry(raw, f"questions[{index}]", QUESTION_KEYS)
     where = f"question {key!r}"
     for name in ("prompt", "unit", "choices", "truth", "grader_params", "rubric"):
-        check_strings(raw.get(name), f"{where}: {name}")
+        check_strings(raw.get(name), f"{where}: {name}", escaped)
     kind = raw.get("kind", "numeric")
     if kind not in QUESTION_KINDS:
         raise ValueError(f"{where}: kind must be one of {', '.join(QUESTION_KINDS)}")
@@ -329,11 +332,13 @@ def _markdown(folder: Path, name: str) -> str:
 
 
 def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, answer_md: str,
-                    folder: Path, on_disk: bool = False) -> PuzzleSpec:
+                    folder: Path, on_disk: bool = False,
+                    escaped: Mapping[str, str] | None = None) -> PuzzleSpec:
     """Validate a puzzle.toml table plus its Markdown into a PuzzleSpec; ValueError(reason).
 
     The one validation of a puzzle: the folder loader and the mentors' web form both call it,
-    so a puzzle accepted in one place is accepted in the other.
+    so a puzzle accepted in one place is accepted in the other. `escaped` is
+    `text_checks.escape_views` of the TOML text `data` was read from (None: typed fields).
     """
     number, slug = check_identity(number, slug)
     for name, text in (("statement", statement_md), ("answer", answer_md)):
@@ -343,6 +348,8 @@ def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, an
             raise ValueError(f"{name}: {exc}") from None
     if msg := _unknown(data, PUZZLE_KEYS, "puzzle"):
         raise ValueError(msg)
+    for name in ("title", "summary"):
+        check_strings(data.get(name), name, escaped)
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ValueError("title is required")
@@ -368,12 +375,12 @@ def spec_from_table(data: dict, *, number: int, slug: str, statement_md: str, an
                          "with its recipe.py (`manage.py puzzles sync`), never from the web form")
     else:
         local = None
-    figures = [_figure(f, i, folder if on_disk else None, local)
+    figures = [_figure(f, i, folder if on_disk else None, local, escaped)
                for i, f in enumerate(data.get("figures") or [])]
     fig_map = {f.key: f for f in figures}
     if len(fig_map) != len(figures):
         raise ValueError("figure keys must be unique")
-    questions = [_question(q, i, fig_map) for i, q in enumerate(data.get("questions") or [])]
+    questions = [_question(q, i, fig_map, escaped) for i, q in enumerate(data.get("questions") or [])]
     if len({q.key for q in questions}) != len(questions):
         raise ValueError("question keys must be unique")
     _check_shared_figures(questions)
@@ -392,12 +399,14 @@ def load_puzzle(folder: Path) -> PuzzleSpec:
     if not toml_path.is_file():
         raise PuzzleFileError(toml_path, "file is missing")
     try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        text = toml_path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PuzzleFileError(toml_path, f"not valid TOML: {toml_error_hint(str(exc))}") from None
     try:
         spec = spec_from_table(data, number=int(match.group(1)), slug=match.group(2),
-                               statement_md="", answer_md="", folder=folder, on_disk=True)
+                               statement_md="", answer_md="", folder=folder, on_disk=True,
+                               escaped=escape_views(text))
     except ValueError as exc:
         raise PuzzleFileError(toml_path, str(exc)) from None
     spec.statement_md = _markdown(folder, "statement.md")

@@ -24,6 +24,17 @@
     document.querySelectorAll("button.refresh").forEach(function (b) { b.hidden = true; });
   }
 
+  // A choice question's truth offers its choices; typing new choices updates the offer (without
+  // JavaScript it follows on the next refresh; the truth field takes any text either way).
+  document.querySelectorAll("datalist[data-choices-of]").forEach(function (list) {
+    var area = document.querySelector('textarea[name="' + list.getAttribute("data-choices-of") + '"]');
+    if (!area) { return; }
+    area.addEventListener("input", function () {
+      list.replaceChildren.apply(list, area.value.split("\n").filter(function (c) { return c.trim(); })
+        .map(function (c) { var o = document.createElement("option"); o.value = c.replace(/\r$/, ""); return o; }));
+    });
+  });
+
   // Time zone: default to the browser's zone on a fresh form, converting the UTC times shown.
   var select = document.getElementById("tz");
   var label = document.getElementById("tz-label");
