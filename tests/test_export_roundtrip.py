@@ -6,6 +6,7 @@ import dataclasses
 import textwrap
 import tomllib
 
+import pytest
 import sqlalchemy as sa
 
 from puzzle_platform.extensions import db
@@ -82,6 +83,9 @@ def test_web_puzzle_export_then_sync_is_unchanged(app, client, auth, runner, puz
     assert table["questions"][0]["grader_params"] == {"scale": 0.25, "alpha": 0.2}
     assert "grader_params" not in table["questions"][1]  # options = choices is the default
     assert table["questions"][3]["grader_params"] == {"tolerance": 2.0}
+    # mode and max_attempts only where they are not what the loader fills in
+    assert [(q.get("mode"), q.get("max_attempts")) for q in table["questions"]] == \
+        [(None, 2), (None, 1), (None, None), (None, None)]
     result = runner.invoke(args=["puzzles", "sync"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "= 07-web-puzzle: unchanged"  # stderr: warnings (no worker)
@@ -182,3 +186,118 @@ def test_export_over_a_file_named_like_the_folder_is_a_503_with_the_reason(
     assert any(r in text for r in reasons), text
     assert str(tmp_path) not in html and "elsewhere" not in html
     assert (target / "01-test-puzzle").read_text() == "not a folder"
+
+
+# --- puzzles whose figures read a prompts_file (puzzle 3) -----------------------------------
+
+PUZZLE_3 = next(p for p in sorted((REPO / "puzzles").iterdir()) if p.name.startswith("03-"))
+
+
+def _file_prompts(path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()]
+
+
+def _duplicate_3(client, auth, puzzles_dir, sync) -> None:
+    import shutil
+    shutil.copytree(PUZZLE_3, puzzles_dir / PUZZLE_3.name)
+    sync()
+    login_as(auth, "admin")  # exporting writes to the server: admins only
+    resp = post(client, f"/mentor/puzzles/{PUZZLE_3.name[3:]}/duplicate",
+                {"number": "4", "slug": "zero-4", "shift_days": "7"})
+    assert resp.status_code == 303, page_text(resp)[:800]
+
+
+def test_duplicate_of_a_prompts_file_puzzle_exports_its_file_and_syncs_unchanged(
+        app, client, auth, runner, puzzles_dir, sync):
+    _duplicate_3(client, auth, puzzles_dir, sync)
+    resp = post(client, "/mentor/puzzles/zero-4/export")
+    assert resp.status_code == 303, page_text(resp)[:800]
+    folder = puzzles_dir / "04-zero-4"
+    assert sorted(p.name for p in folder.iterdir()) == ["answer.md", "prompts.txt", "puzzle.toml", "statement.md"]
+    assert _file_prompts(folder / "prompts.txt") == _file_prompts(PUZZLE_3 / "prompts.txt")
+    table = tomllib.loads((folder / "puzzle.toml").read_text())
+    # as the original folder says it: the file's name, not its prompts
+    assert [f["params"].get("prompts_file") for f in table["figures"]] == ["prompts.txt", "prompts.txt"]
+    assert all("prompts" not in f["params"] for f in table["figures"])
+    original = load_puzzle(PUZZLE_3)
+    assert [f.params for f in load_puzzle(folder).figures] == [f.params for f in original.figures]
+    result = runner.invoke(args=["puzzles", "sync"])
+    assert result.exit_code == 0, result.output
+    assert sorted(result.stdout.split("\n")[:2]) == [f"= {PUZZLE_3.name}: unchanged", "= 04-zero-4: unchanged"]
+    assert not [p.name for p in puzzles_dir.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def _edit_prompts(app, client, slug: str, prompts: list[str], prompts_file: str = "prompts.txt") -> None:
+    from puzzle_platform.content.authoring import PuzzleForm
+    from puzzle_platform.content.writer import dump_toml
+    with app.app_context():
+        form = PuzzleForm.from_puzzle(db.session.scalar(sa.select(Puzzle).where(Puzzle.slug == slug))).as_dict()
+    children = tomllib.loads(form["spec_toml"])
+    for figure in children["figures"]:
+        figure["params"].update(prompts=prompts, prompts_file=prompts_file)
+    form["spec_toml"] = dump_toml(children)
+    resp = post(client, f"/mentor/puzzles/{slug}/edit", form)
+    assert resp.status_code == 303, page_text(resp)[-1500:]
+
+
+def test_prompts_edited_on_the_web_are_exported_into_the_prompts_file(app, client, auth, runner, puzzles_dir, sync):
+    _duplicate_3(client, auth, puzzles_dir, sync)
+    prompts = ["One sentence, with \\bar and 'quotes'.", "  Another, spaces kept  ", "Ünïcode — fine"]
+    _edit_prompts(app, client, "zero-4", prompts)
+    assert post(client, "/mentor/puzzles/zero-4/export").status_code == 303
+    assert (puzzles_dir / "04-zero-4" / "prompts.txt").read_text() == "".join(p + "\n" for p in prompts)
+    assert (PUZZLE_3 / "prompts.txt").read_text() == (puzzles_dir / PUZZLE_3.name / "prompts.txt").read_text()
+    result = runner.invoke(args=["puzzles", "sync"])
+    assert result.exit_code == 0 and "= 04-zero-4: unchanged" in result.output, result.output
+
+
+@pytest.mark.parametrize("prompts, prompts_file, reason", [
+    (["one line\nand another"], "prompts.txt", "holds a line break"),
+    (["fine"], "../escaped.txt", "must be a file inside the puzzle folder"),
+    (["fine"], "statement.md", "one of the puzzle's own files"),
+])
+def test_a_prompts_file_that_cannot_be_written_is_refused_and_nothing_is_left(
+        app, client, auth, puzzles_dir, sync, prompts, prompts_file, reason):
+    _duplicate_3(client, auth, puzzles_dir, sync)
+    _edit_prompts(app, client, "zero-4", prompts, prompts_file)
+    before = sorted(p.name for p in puzzles_dir.iterdir())
+    resp = post(client, "/mentor/puzzles/zero-4/export")
+    assert resp.status_code == 409, resp.status_code
+    assert reason in page_text(resp) and str(puzzles_dir) not in resp.get_data(as_text=True)
+    assert sorted(p.name for p in puzzles_dir.iterdir()) == before  # no folder, no staging left
+    assert not (puzzles_dir.parent / "escaped.txt").exists()
+
+
+def test_a_folder_that_would_not_load_back_is_never_left_behind(app, client, auth, puzzles_dir,
+                                                                sync, monkeypatch):
+    """All or nothing: a new folder is not created, an existing one is not changed."""
+    from puzzle_platform.content import writer
+    from puzzle_platform.content.files import PuzzleFileError
+
+    def broken(folder):
+        raise PuzzleFileError(folder / "puzzle.toml", "figure 'zero': something is off")
+    _duplicate_3(client, auth, puzzles_dir, sync)
+    existing = puzzles_dir / PUZZLE_3.name
+    snapshot = {p.name: p.read_bytes() for p in existing.iterdir()}
+    _edit_prompts(app, client, PUZZLE_3.name[3:], ["A changed prompt."])
+    monkeypatch.setattr(writer, "load_puzzle", broken)
+    for slug in ("zero-4", PUZZLE_3.name[3:]):
+        resp = post(client, f"/mentor/puzzles/{slug}/export")
+        text = page_text(resp)
+        assert resp.status_code == 409, resp.status_code
+        assert "would not load back (figure 'zero': something is off)" in text
+        assert str(puzzles_dir) not in resp.get_data(as_text=True)
+    assert sorted(p.name for p in puzzles_dir.iterdir()) == [PUZZLE_3.name]
+    assert {p.name: p.read_bytes() for p in existing.iterdir()} == snapshot
+
+
+def test_a_writer_bug_fails_loudly_and_leaves_nothing(app, tmp_path, monkeypatch):
+    import dataclasses
+    from puzzle_platform.content import writer
+    spec = load_puzzle(PUZZLE_3)
+    other = dataclasses.replace(spec, title="Another title")
+    monkeypatch.setattr(writer, "load_puzzle", lambda folder: other)
+    root = tmp_path / "out"
+    with pytest.raises(writer.ExportMismatch):
+        writer.write_puzzle_folder(spec, root)
+    assert list(root.iterdir()) == []

@@ -233,6 +233,27 @@ def test_delete_of_a_file_puzzle_whose_folder_exists_is_refused(app, client, aut
     assert count(app, Puzzle) == 0
 
 
+def test_delete_of_an_exported_web_draft_is_refused_while_its_folder_exists(app, client, auth, puzzles_dir, sync):
+    """An exported web draft has a folder too: deleting only the row would let the next sync
+    bring it back."""
+    login_as(auth, "admin")  # exporting writes to the server: admins only
+    assert post(client, "/mentor/puzzles/new", puzzle_form()).status_code == 303
+    assert post(client, "/mentor/puzzles/web-puzzle/export").status_code == 303
+    folder = puzzles_dir / "07-web-puzzle"
+    assert folder.is_dir()
+    resp = post(client, "/mentor/puzzles/web-puzzle/delete", {"confirm_slug": "web-puzzle"})
+    assert resp.status_code == 409, resp.status_code
+    assert "remove its folder 07-web-puzzle/ first" in page_text(resp)
+    sync()
+    assert count(app, Puzzle) == 1
+    import shutil
+
+    shutil.rmtree(folder)
+    assert post(client, "/mentor/puzzles/web-puzzle/delete", {"confirm_slug": "web-puzzle"}).status_code == 303
+    sync()
+    assert count(app, Puzzle) == 0  # nothing brings it back
+
+
 # --- duplicate as next week ----------------------------------------------------------------
 
 def test_duplicate_as_next_week(app, client, auth, puzzles_dir, sync):

@@ -59,8 +59,9 @@ def _edit(app, client, slug, change):
     assert post(client, f"/mentor/puzzles/{slug}/export").status_code == 303
 
 
-def test_web_edit_of_one_prompt_changes_only_its_lines(app, client, auth, puzzles_dir, sync):
-    name = FOLDERS[0]
+@pytest.mark.parametrize("name", FOLDERS)
+def test_web_edit_of_one_prompt_changes_only_its_lines(app, client, auth, puzzles_dir, sync, name):
+    """Nothing else is added either: no defaults (mode, max_attempts) the file leaves out."""
     slug = name.split("-", 1)[1]
     path = _copy(puzzles_dir, name)
     before = path.read_text()
@@ -76,7 +77,7 @@ def test_web_edit_of_one_prompt_changes_only_its_lines(app, client, auth, puzzle
     removed, added = _changed_lines(before, after)
     # Only the prompt's own lines changed: the old ones out, the new ones in.
     assert "\n".join(removed) == f'prompt = """{old_prompt}"""'.replace("\\", "\\\\")
-    assert tomllib.loads("\n".join(added))["prompt"] == new_prompt
+    assert tomllib.loads("\n".join(added)) == {"prompt": new_prompt}  # and nothing else
     assert [line for line in before.splitlines() if line.startswith("#")] == \
         [line for line in after.splitlines() if line.startswith("#")]
     assert load_puzzle(path.parent).questions[1].prompt_md == new_prompt

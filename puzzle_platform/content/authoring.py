@@ -26,7 +26,7 @@ from ..grading.refresh import refresh_puzzles
 from ..grading.truth import params_key
 from ..models import Puzzle, User
 from .files import (FOLDER_RE, MAX_NUMBER, FigureSpec, PuzzleSpec, QuestionSpec, check_identity,
-                    figure_model_problem, load_puzzle, spec_from_table)
+                    figure_model_problem, PuzzleFileError, spec_from_table)
 from ..recipes.local import is_local
 from .model_check import refuse_unloadable
 from .sync import SyncError, sync_puzzles
@@ -317,7 +317,9 @@ def export_puzzle(puzzle: Puzzle, root: Path) -> Path:
     """Write the puzzle to `root/NN-slug/` so that `puzzles sync` reports it unchanged.
 
     Refused when another folder under root already claims the slug or the number (the next
-    sync would fail on the duplicate). The written folder is read back and checked.
+    sync would fail on the duplicate), or when the puzzle cannot be written as a folder that
+    loads back (AuthoringError, 409). All or nothing: the folder is read back and checked
+    before it takes its place (writer.write_puzzle_folder); OSError when it cannot be written.
     """
     spec = spec_from_puzzle(puzzle)
     _check_no_local(spec, "export")
@@ -330,10 +332,14 @@ def export_puzzle(puzzle: Puzzle, root: Path) -> Path:
                     match.group(2) == spec.slug or int(match.group(1)) == spec.number):
                 raise AuthoringError(f"cannot export to {name}/: the folder {other.name} "
                                      "already holds this slug or number; rename or remove it first")
-    folder = write_puzzle_folder(spec, root)
-    digest = load_puzzle(folder).source_hash()
-    if digest != spec.source_hash():  # a writer bug, not bad input: fail loudly
-        raise RuntimeError(f"export of {puzzle.slug} did not read back identically")
+    try:
+        folder = write_puzzle_folder(spec, root)  # ExportMismatch (a writer bug) is not caught
+    except PuzzleFileError as exc:  # its reason, never the server's path
+        raise AuthoringError(f"not exported: the written folder would not load back ({exc.reason}); "
+                             "nothing was written") from None
+    except ValueError as exc:
+        raise AuthoringError(f"not exported: {exc}; nothing was written") from None
+    digest = spec.source_hash()  # the folder was read back with this hash
     if puzzle.source_hash != digest:
         puzzle.source_hash = digest  # the database holds exactly what the folder says
         db.session.commit()

@@ -127,7 +127,7 @@ def delete_draft(puzzle: Puzzle, typed_slug: str, puzzles_root: Path) -> None:
     it back). The check and the delete are one transaction under the puzzle's lock."""
     if typed_slug.strip() != puzzle.slug:
         raise AuthoringError(f"not deleted: type the slug {puzzle.slug} to confirm")
-    if puzzle.origin == "files" and (folder := file_folder(puzzle, puzzles_root)):
+    if folder := file_folder(puzzle, puzzles_root):  # a file puzzle, or an exported web one
         raise PublishRefused(f"not deleted: remove its folder {folder}/ first, or the next sync brings it back")
     pid = puzzle.id
     lock_fresh(puzzle)
