@@ -86,7 +86,8 @@ class Grader:
         unknown = sorted(repr(k) for k in raw if k not in self.param_doc)
         if unknown:
             known = ", ".join(sorted(self.param_doc)) or "(none)"
-            raise self._fail(ParamProblem(f"unknown parameter {', '.join(unknown)}; known: {known}"))
+            shown = ", ".join(n[:40] + ("..." if len(n) > 40 else "") for n in unknown[:5])
+            raise self._fail(ParamProblem(f"unknown parameter {shown}; known: {known}"))
         try:
             return self.parse_params(raw)
         except ParamProblem as exc:

@@ -246,7 +246,7 @@ def test_edit_form_round_trip_and_update(app, client, auth, puzzles_dir, sync):
     assert (updated.release_at, updated.reveal_at) == (puzzle.release_at, puzzle.reveal_at)  # to the second
     # The same form again: nothing to do.
     resp = post(client, "/mentor/puzzles/test-puzzle/edit", form, follow_redirects=True)
-    assert "unchanged" in page_text(resp)
+    assert "Saved: nothing changed." in page_text(resp)
 
 
 def _answered(app, client, auth, puzzles_dir, sync) -> dict:

@@ -103,7 +103,7 @@ def test_puzzle_one_round_trips_form_toml_form_unchanged(app, client, auth, puzz
     assert again["spec_toml"] == as_toml["spec_toml"]  # TOML -> form -> TOML is stable
 
     resp = post(client, url, {**back, "op": "save"}, follow_redirects=True)
-    assert resp.status_code == 200 and "unchanged" in page_text(resp)
+    assert resp.status_code == 200 and "Saved: nothing changed." in page_text(resp)
     assert source_hash(app, puzzle.slug) == before
 
 
@@ -342,7 +342,7 @@ def test_choice_and_text_truths_are_plain_text(app, client, auth):
     assert '<option value="1.5"></option>' in page_text(page)
     # Saved untouched: nothing changes (no choice is trimmed, so nothing would regrade).
     resp = post(client, url, {**form, "op": "save"}, follow_redirects=True)
-    assert "unchanged" in page_text(resp) and source_hash(app, "web-puzzle") == before
+    assert "Saved: nothing changed." in page_text(resp) and source_hash(app, "web-puzzle") == before
     # A truth that reads as a TOML number or boolean is still the text typed.
     for choice, text in (("1.5", "7"), ("true", "2024-01-01"), ("a = b", "true")):
         resp = post(client, url, {**form, "questions-0-truth": choice, "questions-1-truth": text, "op": "save"})

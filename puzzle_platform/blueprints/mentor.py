@@ -7,6 +7,7 @@ live in puzzle_platform.content.authoring; these views only translate HTTP to th
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -86,13 +87,18 @@ def _posted(puzzle: Puzzle | None):
     button that only changes the form (add, remove, move, switch views): nothing is saved."""
     form = PuzzleForm.from_request(request.form)
     op = request.form.get("op", "save")
-    rows = rows_from_request(request.form) if request.form.get("view") == "form" else None
+    try:
+        rows = rows_from_request(request.form) if request.form.get("view") == "form" else None
+    except FormError as exc:
+        return form, None, _editor(form, None, puzzle, str(exc), 400)
     if rows is not None:
         form.spec_toml = dump_toml(table_from_rows(rows))
     if op == "save":
         return form, rows, None
     notice = f"Not saved yet: press {'Save' if puzzle else 'Create'} to keep your changes."
-    if op == "view-toml":
+    if op == "view-toml" or (rows is None and op == "refresh"):
+        # Enter in a field of the TOML view presses the hidden "refresh": stay in that view, the
+        # TOML exactly as typed (comments and layout included)
         return form, rows, _editor(form, None, puzzle, notice=notice)
     if rows is None:
         try:
@@ -155,9 +161,30 @@ def edit(slug: str):
     except AuthoringError as exc:
         return _editor(form, rows, puzzle, str(exc), 400)
     queued = queued_message(visible_puzzle(slug, mentor=True))
-    flash("Saved. " + "; ".join(line.strip() for line in lines) + queued, "success")
+    flash("Saved: " + _changes(lines) + "." + queued, "success")
     _flash_model_warnings(puzzle)
     return redirect(url_for("mentor.puzzle", slug=slug), 303)
+
+
+_CHANGE_WORDS = {"+": "added", "~": "changed", "-": "removed"}
+
+
+def _changes(lines: list[str]) -> str:
+    """The sync's report lines ("~ 01-slug: updated title", "  ~ question q1: prompt") in words."""
+    words = []
+    for line in (line.strip() for line in lines):
+        mark, _, rest = line.partition(" ")
+        if mark == "=":
+            words.append("nothing changed")
+        elif mark in _CHANGE_WORDS and re.match(r"[0-9]+-[a-z0-9-]+: ", rest):  # "01-slug: updated title"
+            what = rest.partition(": ")[2]
+            if what and what != "updated questions/figures":
+                words.append(what)
+        elif mark in _CHANGE_WORDS:
+            words.append(f"{_CHANGE_WORDS[mark]} {rest}")
+        else:
+            words.append(line)
+    return "; ".join(words) or "nothing changed"
 
 
 def _flash_model_warnings(puzzle: Puzzle) -> None:

@@ -15,7 +15,9 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import tomli_w
+import tomlkit
+
+from graders import GRADERS
 
 from ..recipes import RECIPES
 
@@ -89,7 +91,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, str):
-        return tomli_w.dumps({"v": value}, multiline_strings=False)[4:].rstrip("\n")
+        return tomlkit.string(value).as_string()  # a basic string, escapes where needed
     return repr(value)
 
 
@@ -116,7 +118,15 @@ def _indices(form: Mapping[str, str], prefix: str, last: str = "key") -> list[in
     """The row numbers present in the form, in order (a row is there when its `last` field is)."""
     pattern = re.compile(rf"^{re.escape(prefix)}(\d{{1,3}})-{last}$")
     found = sorted({int(m.group(1)) for name in form if (m := pattern.match(name))})
-    return found[:MAX_ROWS]
+    what = prefix.rstrip("-").split("-")[-1]
+    _check_count(len(found), "rubric items" if what == "rubric" else what)
+    return found
+
+
+def _check_count(count: int, what: str) -> None:
+    """More rows than the form holds is refused, never cut silently."""
+    if count > MAX_ROWS:
+        raise FormError(f"{count} {what}: the form holds at most {MAX_ROWS}; edit such a puzzle as TOML")
 
 
 def _params(form: Mapping[str, str], prefix: str) -> dict[str, str]:
@@ -190,8 +200,11 @@ def _question_table(row: QuestionRow) -> dict:
         # As typed (blank lines dropped): a choice's spaces are part of it, as in the file.
         table["choices"] = [line for line in row.choices.split("\n") if line.strip()]
     params: dict = {}
-    for name, text in row.params.items():
-        _put(params, name, text)
+    # the grader's own parameters, in its order: inputs of a previously chosen grader (the
+    # select changed without "Update fields") are left behind, as for a figure's recipe
+    known = GRADERS[row.grader].param_doc if row.grader in GRADERS else row.params
+    for name in known:
+        _put(params, name, row.params.get(name, ""))
     if params:
         table["grader_params"] = params
     return table
@@ -214,6 +227,8 @@ def _texts(table: object) -> dict[str, str]:
 def rows_from_table(table: Mapping[str, Any]) -> Rows:
     """The form's rows for parsed [[figures]] / [[questions]] tables (the TOML view's)."""
     rows = Rows()
+    for name in ("figures", "questions"):
+        _check_count(len(table.get(name) or []), name)
     for raw in table.get("figures") or []:
         raw = raw if isinstance(raw, dict) else {}
         rows.figures.append(FigureRow(str(raw.get("key", "")), str(raw.get("title", "")),

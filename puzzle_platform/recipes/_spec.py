@@ -69,7 +69,8 @@ class RecipeSpec:
         raw = dict(raw or {})
         unknown = sorted(set(raw) - set(self.param_doc), key=str)
         if unknown:
-            raise RecipeError(f"{self.name}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
+            shown = ", ".join(repr(str(n)[:40] + ("..." if len(str(n)) > 40 else "")) for n in unknown[:5])
+            raise RecipeError(f"{self.name}: unknown parameter(s) {shown}; "
                               f"known: {', '.join(self.param_doc)}")
         out: dict[str, Any] = {}
         for p in self.params:
