@@ -7,7 +7,6 @@ statistics of the form's current figures to pick from.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from graders import GRADERS, Grader
@@ -64,22 +63,6 @@ def _shown_default(default: object) -> str:
     return "none" if default is None else format_value(default)
 
 
-def _regex(name: str) -> re.Pattern:
-    """A statistic's documented name as a pattern: L{l}.H{h}.x or centered_<cosine statistic>."""
-    parts = re.split(r"(\{[^}]*\}|<[^>]*>)", name)
-    return re.compile("".join(".+" if p[:1] in "{<" else re.escape(p) for p in parts))
-
-
-def definition(spec: RecipeSpec, stat: str) -> str:
-    for name, text in spec.statistics:
-        if name == stat:
-            return text
-    for name, text in spec.statistics:
-        if ("{" in name or "<" in name) and _regex(name).fullmatch(stat):
-            return text
-    return ""
-
-
 def _figure_view(index: int, row: FigureRow) -> FigureView:
     spec = RECIPES.get(row.recipe)
     view = FigureView(index, row, spec)
@@ -98,7 +81,7 @@ def _figure_view(index: int, row: FigureRow) -> FigureView:
     except ValueError as exc:
         view.problem = str(exc)
         return view
-    view.statistics = [(name, definition(spec, name)) for name in sorted(spec.keys(params))]
+    view.statistics = [(name, spec.definition(name)) for name in sorted(spec.keys(params))]
     view.patterns = [name for name, _ in spec.statistics if "{" in name] if spec.patterns(params) else []
     return view
 

@@ -12,7 +12,6 @@ The suggestion (documented in the README, "Mentors: the mentor area"):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from ..models import Question
@@ -71,17 +70,8 @@ def suggest(question: Question, truth: object, statistics: dict | None) -> Sugge
 
 
 def statistic_definition(recipe: str, name: str) -> str:
-    """The recipe's definition of statistic `name` ("" if unknown, e.g. a puzzle-local recipe
-    without docs). Patterns such as "L{l}.H{h}.prev_token" or "centered_<...>" match too."""
+    """The recipe's definition of statistic `name` ("" if unknown, e.g. a puzzle-local recipe)."""
     try:
-        spec = get_recipe(recipe)
+        return get_recipe(recipe).definition(name)
     except RecipeError:
         return ""
-    for pattern, doc in spec.statistics:
-        if pattern == name:
-            return doc
-    for pattern, doc in spec.statistics:
-        regex = re.sub(r"\\\{[^}]*\\\}|<[^>]*>", ".+", re.escape(pattern))
-        if re.fullmatch(regex, name):
-            return doc
-    return ""

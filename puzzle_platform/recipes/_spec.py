@@ -64,6 +64,18 @@ class RecipeSpec:
             object.__setattr__(self, "params", (*self.params, LABEL))
         object.__setattr__(self, "param_doc", {p.name: p.doc for p in self.params})
 
+    def definition(self, stat: str) -> str:
+        """The documented definition of statistic `stat` ("" if undocumented); a documented
+        pattern such as "L{l}.H{h}.prev_token" or "centered_<cosine statistic>" matches too."""
+        for name, text in self.statistics:
+            if name == stat:
+                return text
+        for name, text in self.statistics:
+            parts = re.split(r"(\{[^}]*\}|<[^>]*>)", name)
+            if len(parts) > 1 and re.fullmatch("".join(".+" if p[:1] in "{<" else re.escape(p) for p in parts), stat):
+                return text
+        return ""
+
     def validate_params(self, raw: Mapping[str, Any] | None) -> dict:
         """Normalised params (defaults filled) or RecipeError with a one-line reason."""
         raw = dict(raw or {})
