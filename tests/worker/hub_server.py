@@ -202,3 +202,19 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(302, b"", headers, body)
         headers["ETag"] = f'"{git_blob_sha1(data)}"'
         self._send(200, data, headers, body)
+
+
+def point_hub_at(hub: FakeHub, hf_home: Path, monkeypatch) -> None:
+    """Make huggingface_hub (already imported, so its constants are read) use `hub` and a
+    fresh cache under `hf_home`, online, for this test."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hf_home / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)

@@ -13,7 +13,6 @@ safetensors bytes the hub serves at each commit, not through the worker.
 """
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
@@ -23,7 +22,7 @@ from safetensors.torch import load, save
 from puzzle_platform.worker.errors import ModelUnavailable
 from puzzle_platform.worker.models_runtime import clear_model_cache
 from puzzle_platform.worker.run_recipe import run_recipe
-from tests.worker.hub_server import FakeHub
+from tests.worker.hub_server import FakeHub, point_hub_at
 
 REPO = "tiny-org/tiny-gpt2"
 MAIN = "1111111111111111111111111111111111111111"   # the commit main points at
@@ -49,23 +48,14 @@ def _mean_cos(data: bytes) -> float:
 
 @pytest.fixture
 def hub(tiny_text_model_dirs, tmp_path, monkeypatch):
-    from huggingface_hub import constants
-
     files = FakeHub.folder_files(tiny_text_model_dirs["text_gpt2"])
     hub = FakeHub()
     hub.add_commit(REPO, OTHER, {**files, "model.safetensors": _other_weights(files["model.safetensors"])},
                    branch=None)
     hub.add_commit(REPO, MAIN, files)
     hub.start()
-    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    point_hub_at(hub, tmp_path / "hf", monkeypatch)
     monkeypatch.setenv("MODEL_ALLOWLIST", REPO)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     clear_model_cache()
     yield hub
     hub.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.worker.hub_server import FakeHub
+from tests.worker.hub_server import FakeHub, point_hub_at
 
 REPO = "gpt2"       # served under the real id, so that TransformerLens's alias gpt2-small resolves
 MAIN = "1111111111111111111111111111111111111111"
@@ -18,20 +18,10 @@ MAIN = "1111111111111111111111111111111111111111"
 
 @pytest.fixture
 def hub(tiny_text_model_dirs, tmp_path, monkeypatch):
-    from huggingface_hub import constants
-
     hub = FakeHub()
     hub.add_commit(REPO, MAIN, FakeHub.folder_files(tiny_text_model_dirs["text_gpt2"]))
     hub.start()
-    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    point_hub_at(hub, tmp_path / "hf", monkeypatch)
     yield hub
     hub.stop()
 
