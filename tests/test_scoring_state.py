@@ -417,7 +417,9 @@ class ScoringMachine(RuleBasedStateMachine):
     @rule(slug=st.sampled_from(["one", "two"]))
     def toggle_published(self, slug):
         self.published[slug] = not self.published[slug]
-        self._post(f"/mentor/puzzles/{slug}/{'publish' if self.published[slug] else 'unpublish'}")
+        # publishing asks for confirmation, and the override while a truth is not computed yet
+        self._post(f"/mentor/puzzles/{slug}/{'publish' if self.published[slug] else 'unpublish'}",
+                   {"confirm": "1", "override": "1"} if self.published[slug] else None)
 
     @rule(minutes=st.sampled_from([1, 7, 90, 600]))
     def time_passes(self, minutes):
