@@ -143,12 +143,14 @@ def test_mentor_authors_computes_publishes_and_grades(open_sized, shots, page_lo
     for label, when in (("Released", now - timedelta(days=1)), ("Deadline", now + timedelta(days=1)),
                         ("Answer revealed", now + timedelta(days=2))):
         form.get_by_label(label, exact=True).fill(local_input(when))
-    form.get_by_role("button", name="Edit as TOML").click()  # the expert view of the structured form
-    form = page.locator("form.mentor-form")
-    form.locator("textarea[name=spec_toml]").fill(figure_toml(title="Embedding cosines") + mean_question() + EXPLAIN)
     expect(page.locator("#statement-preview strong")).to_have_text("the histogram")
     assert_fits(page)
-    shots(page, "mentor-1-authoring")
+    page.locator("#figure-0").evaluate("el => el.scrollIntoView({block: 'start'})")
+    shots(page, "mentor-1-authoring")  # the structured form: a figure's recipe and parameters
+    form.get_by_role("button", name="Edit as TOML").click()  # the expert view of the same form
+    form = page.locator("form.mentor-form")
+    form.locator("textarea[name=spec_toml]").fill(figure_toml(title="Embedding cosines") + mean_question() + EXPLAIN)
+    assert_fits(page)
     form.get_by_role("button", name="Create (unpublished)").click()
     expect(page.get_by_role("status").filter(has_text="Created puzzle 1 (cosines), unpublished")).to_be_visible()
 
@@ -164,6 +166,8 @@ def test_mentor_authors_computes_publishes_and_grades(open_sized, shots, page_lo
     page.get_by_role("button", name="Publish", exact=True).click()
     # The confirmation lists the figure as computed; nothing is published before it.
     expect(page.locator("#state-fig")).to_contain_text("computed at")
+    assert_fits(page)
+    shots(page, "mentor-3-publishing")
     page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.get_by_role("status").filter(has_text="Published")).to_be_visible()
     assert_fits(page)
