@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
+from ..grading.locks import lock_puzzles
 from ..grading.truth import current_artifact, params_key
 from ..models import Figure, Job, Puzzle
 from ..timeutil import utcnow
@@ -84,11 +85,14 @@ def supersede_if_stale(job_id: int) -> bool:
 
 def enqueue_figure(puzzle: Puzzle, figure: Figure) -> Job:
     """A job computing one figure for its current params; an unfinished job for the same
-    params is reused, one for other params is superseded."""
+    params is reused, one for other params is superseded. Decided under the puzzle's lock, so
+    mentors pressing "Compute now" (or saving) at once get one job, not one each."""
+    lock_puzzles([puzzle.id])
     supersede_stale_jobs(puzzle.id, figure.key, figure.params_key)
     live = db.session.scalar(sa.select(Job).where(
         Job.puzzle_id == puzzle.id, Job.figure_key == figure.key, Job.status.in_(("queued", "running"))))
     if live is not None:
+        db.session.commit()  # what was superseded, and the lock released
         return live
     job = Job(kind="figure", puzzle_id=puzzle.id, figure_key=figure.key,
               params={"recipe": figure.recipe, "params": figure.params}, status="queued",
