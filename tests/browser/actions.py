@@ -31,3 +31,15 @@ def open_nav_link(page, name: str) -> None:
     if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
         menu.click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def tab_to(page, target, what: str, limit: int = 200) -> None:
+    """Press Tab until `target` (a locator) has the focus, as someone without a mouse would;
+    the test fails, naming `what`, when it is not reached within `limit` presses."""
+    import pytest
+
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    pytest.fail(f"{what} cannot be reached with Tab")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.actions import tab_to
 from tests.browser.site_pages import ROLES, log_in_browser, reachable_pages
 from tests.security.conftest import LIVE, app, world  # noqa: F401 (the security world as `app`)
 
@@ -83,12 +84,7 @@ def test_a_question_is_answered_with_the_keyboard_alone(app, world, new_page, ex
     log_in_browser(page, "scholar")
     page.goto(f"/puzzles/{LIVE}")
     field = page.locator("#q-mean").get_by_label("Your estimate")
-    for _ in range(200):  # forward through the page, as someone without a mouse would
-        page.keyboard.press("Tab")
-        if field.evaluate("el => el === document.activeElement"):
-            break
-    else:
-        pytest.fail("the estimate field cannot be reached with Tab")
+    tab_to(page, field, "the estimate field")
     page.keyboard.type("0.5")
     page.keyboard.press("Enter")
     expect(page.locator("#q-mean p.current")).to_contain_text("Your prediction: 0.5")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from tests.browser.actions import log_in, open_nav_link, register
+from tests.browser.actions import log_in, open_nav_link, register, tab_to
 from tests.explanation_helpers import add_version
 from tests.helpers import add_artifact, figure_toml, mean_question, write_puzzle
 
@@ -180,12 +180,7 @@ def test_mentor_authors_computes_publishes_and_grades(open_sized, shots, page_lo
     page.get_by_role("button", name="Grade next ungraded").click()
     expect(page.locator("#explanation strong")).to_have_text("a mean vector")
     first = page.locator('input[data-digit="1"]')
-    for _ in range(60):
-        page.keyboard.press("Tab")
-        if first.evaluate("el => el === document.activeElement"):
-            break
-    else:
-        pytest.fail("the first rubric item cannot be reached with Tab")
+    tab_to(page, first, "the first rubric item", limit=60)
     page.keyboard.press("Space")
     expect(first).to_be_checked()
     page.keyboard.press("Tab")
