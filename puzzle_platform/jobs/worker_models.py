@@ -112,14 +112,18 @@ def report_after_job() -> None:
 def forget_stale_reports() -> None:
     """Delete the reports of workers silent for FORGET_REPORTS_AFTER (the caller commits)."""
     oldest = utcnow() - FORGET_REPORTS_AFTER
+    stale = []
     for row in db.session.scalars(sa.select(Setting).where(Setting.key.startswith(REPORT_PREFIX))):
         value = row.value if isinstance(row.value, dict) else {}
         try:
-            stale = parse_utc(str(value.get("at"))) < oldest
+            gone = parse_utc(str(value.get("at"))) < oldest
         except ValueError:
-            stale = True
-        if stale:
-            db.session.delete(row)
+            gone = True
+        if gone:
+            stale.append(row.key)
+    if stale:  # one statement: two workers forgetting the same row do not trip over each other
+        db.session.execute(sa.delete(Setting).where(Setting.key.in_(stale))
+                           .execution_options(synchronize_session="fetch"))
 
 
 def forget_report(ident: str) -> None:
